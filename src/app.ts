@@ -1,0 +1,147 @@
+/**
+ * Builds one Herald node from its configuration and wires the parts:
+ *
+ *   client frame → transport/websocket (admission) → client (protocol, auth/grants)
+ *     → hub (local subscriptions) → broker (between nodes)
+ *     → hub.deliver (encode once) → uWebSockets.js fan-out
+ *
+ * Every part receives only the narrow dependencies it uses.
+ */
+import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { ApiKeys } from './auth/api-keys.js';
+import { JwtAuthenticator } from './auth/authenticator.js';
+import type { Broker } from './broker/broker.js';
+import { MemoryBroker } from './broker/memory.js';
+import type { Config } from './config.js';
+import { Hub } from './hub.js';
+import type { Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { attachHttpRoutes } from './transport/http.js';
+import { attachMetricsRoutes } from './transport/metrics-server.js';
+import { WebSocketTransport } from './transport/websocket.js';
+import { loadUws } from './uws.js';
+
+/** How long the Hub keeps a broker subscription after a topic's last local subscriber leaves. */
+const UNSUBSCRIBE_LINGER_MS = 1000;
+
+export interface HeraldOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  /** Defaults to the broker the configuration selects. */
+  readonly broker?: Broker;
+}
+
+export interface RunningHerald {
+  readonly nodeId: string;
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly metrics: Metrics;
+  /** Graceful stop: not ready at once, connections closed with 1001 over HERALD_DRAIN_SECONDS, then everything released. */
+  shutdown(): Promise<void>;
+  /** Immediate stop without a drain. */
+  close(): Promise<void>;
+}
+
+type ClosableApp = TemplatedApp & { close(): void };
+
+export function createBroker(_config: Config): Broker {
+  return new MemoryBroker();
+}
+
+export async function startHerald(options: HeraldOptions): Promise<RunningHerald> {
+  const { config, log } = options;
+  const uws = loadUws();
+  const metrics = new Metrics();
+  const broker = options.broker ?? createBroker(config);
+  const app = uws.App() as ClosableApp;
+  const metricsApp = uws.App() as ClosableApp;
+
+  const hub = new Hub(
+    broker,
+    { publish: (topic, frame) => app.publish(topic, frame, false, false), numSubscribers: (topic) => app.numSubscribers(topic) },
+    metrics,
+    log.child({ component: 'hub' }),
+    UNSUBSCRIBE_LINGER_MS,
+  );
+  const brokerLog = log.child({ component: 'broker', broker: broker.kind });
+  await broker.start(hub.deliver, (up) => {
+    metrics.brokerUp.set(up ? 1 : 0);
+    if (up) brokerLog.info('broker connected');
+    else brokerLog.error('broker unavailable: publishes fail with 503/unavailable until it returns');
+  });
+  metrics.brokerUp.set(broker.isUp() ? 1 : 0);
+
+  const transport = new WebSocketTransport({
+    nodeId: config.nodeId,
+    limits: config.limits,
+    allowedOrigins: config.allowedOrigins,
+    authenticator: new JwtAuthenticator(config.jwt),
+    hub,
+    broker,
+    metrics,
+    log: log.child({ component: 'ws' }),
+  });
+  transport.attach(app);
+
+  let draining = false;
+  attachHttpRoutes(app, {
+    apiKeys: new ApiKeys(config.apiKeys),
+    broker,
+    metrics,
+    log: log.child({ component: 'http' }),
+    maxMessageSize: config.limits.maxMessageSize,
+    notReadyReason: () => (draining ? 'draining' : broker.isUp() ? undefined : 'broker_unavailable'),
+  });
+  attachMetricsRoutes(metricsApp, metrics.registry);
+
+  let listenSocket: us_listen_socket;
+  let metricsSocket: us_listen_socket;
+  try {
+    listenSocket = await listen(app, config.host, config.port, 'HERALD_PORT');
+    metricsSocket = await listen(metricsApp, config.host, config.metricsPort, 'HERALD_METRICS_PORT');
+  } catch (error) {
+    app.close();
+    metricsApp.close();
+    transport.close();
+    await broker.close();
+    throw error;
+  }
+
+  let closed: Promise<void> | undefined;
+  const release = (): Promise<void> =>
+    (closed ??= (async () => {
+      transport.close();
+      uws.us_listen_socket_close(listenSocket);
+      uws.us_listen_socket_close(metricsSocket);
+      app.close();
+      metricsApp.close();
+      hub.close();
+      await broker.close();
+    })());
+
+  return {
+    nodeId: config.nodeId,
+    port: uws.us_socket_local_port(listenSocket as never),
+    metricsPort: uws.us_socket_local_port(metricsSocket as never),
+    metrics,
+    async shutdown() {
+      if (!draining) {
+        draining = true;
+        metrics.draining.set(1);
+        log.info({ connections: transport.connectionCount, seconds: config.drainSeconds }, 'draining: closing connections with 1001');
+        await transport.drain(config.drainSeconds);
+      }
+      await release();
+    },
+    close: release,
+  };
+}
+
+function listen(app: TemplatedApp, host: string, port: number, variable: string): Promise<us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket) => {
+      if (socket) resolve(socket);
+      else reject(new Error(`cannot listen on ${host}:${port} (${variable}): address in use or not available`));
+    });
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * The Broker carries messages between Herald nodes. Transports know nothing
+ * of it and it knows nothing of clients: the Hub subscribes it to the topics
+ * that local clients hold and hands whatever arrives to the local fan-out.
+ *
+ * Contract, checked for every implementation by test/contract/broker.ts:
+ * - Delivery is at most once: a message published while a node is not
+ *   subscribed to its topic, or while the broker is down, is not delivered to
+ *   that node later.
+ * - Messages published to one topic from one publisher arrive in publish order.
+ * - A node receives messages only for topics it is subscribed to.
+ * - `start` registers the message handler once; `subscribe` resolves only when
+ *   messages published afterwards will be delivered.
+ * - `subscribe`/`unsubscribe` are idempotent per topic (the Hub reference-counts
+ *   local subscribers and calls them on the first and after the last).
+ * - `publish` resolves when the broker has accepted the message and rejects
+ *   with HeraldError('unavailable') when it cannot.
+ * - `close()` is idempotent and stops all delivery.
+ */
+
+/** A message as it travels between nodes. */
+export interface BrokerMessage {
+  /** The message's payload, already serialised as JSON text. */
+  readonly data: string;
+  /** Publish time in milliseconds since the epoch. */
+  readonly ts: number;
+}
+
+export type MessageHandler = (topic: string, message: BrokerMessage) => void;
+
+/** Told whenever the broker's connection goes up or down. */
+export type StatusListener = (up: boolean) => void;
+
+export interface Broker {
+  /** Short name for logs and metrics, such as "memory" or "redis". */
+  readonly kind: string;
+  /** Connects and registers the handlers; rejects when the broker cannot be reached at all. */
+  start(onMessage: MessageHandler, onStatus: StatusListener): Promise<void>;
+  /** Whether publishes and subscriptions can currently succeed. */
+  isUp(): boolean;
+  subscribe(topic: string): Promise<void>;
+  unsubscribe(topic: string): Promise<void>;
+  publish(topic: string, message: BrokerMessage): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,45 @@
+/**
+ * Every Prometheus metric Herald exposes, in one place. Label values are
+ * bounded sets (close codes, reasons, error codes, sources): never a topic or
+ * a user id, which would give Prometheus one series per user.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AuthFailure, ErrorCode } from './errors.js';
+import { CloseCode, ERRORS } from './errors.js';
+
+export type PublishSource = 'http' | 'client' | 'broker';
+/** Why a message, or a connection's share of messages, was not delivered. */
+export type DropReason = 'invalid' | 'no_subscribers' | 'slow_consumer';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly connections = new Gauge({ name: 'herald_connections', help: 'Open authenticated WebSocket connections', registers: [this.registry] });
+  readonly connectionsOpened = new Counter({ name: 'herald_connections_opened_total', help: 'Authenticated WebSocket connections opened', registers: [this.registry] });
+  readonly disconnections = new Counter({ name: 'herald_disconnections_total', help: 'Authenticated WebSocket connections closed, by close code', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly subscriptions = new Gauge({ name: 'herald_subscriptions', help: 'Topic subscriptions held by local connections', registers: [this.registry] });
+  readonly topics = new Gauge({ name: 'herald_topics', help: 'Local topics with at least one subscriber', registers: [this.registry] });
+  readonly published = new Counter({ name: 'herald_messages_published_total', help: 'Messages entering this node, by source', labelNames: ['source'] as const, registers: [this.registry] });
+  readonly delivered = new Counter({ name: 'herald_messages_delivered_total', help: 'Message frames handed to sockets', registers: [this.registry] });
+  readonly dropped = new Counter({ name: 'herald_messages_dropped_total', help: 'Messages not delivered, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly publishLatency = new Histogram({
+    name: 'herald_publish_latency_seconds',
+    help: 'Time from a message\'s publish timestamp to its hand-off to uWebSockets.js',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly authFailures = new Counter({ name: 'herald_auth_failures_total', help: 'Rejected tokens, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly clientErrors = new Counter({ name: 'herald_client_errors_total', help: 'Error frames sent to clients, by code', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly brokerUp = new Gauge({ name: 'herald_broker_up', help: '1 when the broker is connected, else 0', registers: [this.registry] });
+  readonly draining = new Gauge({ name: 'herald_draining', help: '1 while the node drains before shutdown', registers: [this.registry] });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // Start every known series at zero so that rates and alerts work before the first event.
+    for (const source of ['http', 'client', 'broker'] satisfies PublishSource[]) this.published.inc({ source }, 0);
+    for (const reason of ['invalid', 'no_subscribers', 'slow_consumer'] satisfies DropReason[]) this.dropped.inc({ reason }, 0);
+    for (const reason of ['token_missing', 'token_invalid', 'token_expired'] satisfies AuthFailure[]) this.authFailures.inc({ reason }, 0);
+    for (const code of Object.keys(ERRORS) as ErrorCode[]) if (ERRORS[code].surfaces.includes('websocket')) this.clientErrors.inc({ code }, 0);
+    for (const code of Object.values(CloseCode)) this.disconnections.inc({ code: String(code) }, 0);
+  }
+}
