@@ -29,16 +29,16 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  log.info(
-    { node: herald.nodeId, port: herald.port, metricsPort: herald.metricsPort, mode: config.mode, algorithms: config.jwt.algorithms },
-    `herald listening on ${config.host}:${herald.port} (metrics on :${herald.metricsPort})`,
-  );
   const banner = developmentBanner(config, herald.port);
   if (banner !== undefined) {
     log.warn('DEVELOPMENT MODE: ephemeral JWT secret and/or API key generated; do not use in production');
     process.stderr.write(banner);
   }
 
+  log.info(
+    { node: herald.nodeId, port: herald.port, metricsPort: herald.metricsPort, mode: config.mode, algorithms: config.jwt.algorithms },
+    `herald listening on ${config.host}:${herald.port} (metrics on :${herald.metricsPort})`,
+  );
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
