@@ -33,7 +33,7 @@ export interface ErrorSpec {
 export const ERRORS: Readonly<Record<ErrorCode, ErrorSpec>> = Object.freeze({
   bad_request: { status: 400, retryable: false, surfaces: ['websocket', 'http'], message: 'malformed request' },
   invalid_topic: { status: 400, retryable: false, surfaces: ['websocket', 'http'], message: 'topic is not valid' },
-  forbidden: { status: 403, retryable: false, surfaces: ['websocket'], message: 'the token does not allow this topic' },
+  forbidden: { status: 403, retryable: false, surfaces: ['websocket', 'http'], message: 'the token does not allow this topic' },
   too_many_subscriptions: { status: 400, retryable: false, surfaces: ['websocket'], message: 'subscription limit reached' },
   payload_too_large: { status: 413, retryable: false, surfaces: ['websocket', 'http'], message: 'payload too large' },
   rate_limited: { status: 429, retryable: true, surfaces: ['websocket'], message: 'too many frames, slow down' },
