@@ -241,6 +241,10 @@ function readJwt(r: Reader, production: boolean, generateSecret: () => string): 
   if (publicKey !== undefined) keyAlgorithms(publicKey).forEach((a) => available.add(a));
   if (jwksUrl !== undefined) [...RSA, ...EC].forEach((a) => available.add(a));
 
+  if (publicKey !== undefined && keyAlgorithms(publicKey).length === 0) {
+    r.problem('HERALD_JWT_PUBLIC_KEY', `(EC key on curve ${publicKey.asymmetricKeyDetails?.namedCurve ?? 'unknown'})`, 'no JWT algorithm uses this curve', 'an RSA key, or an EC key on P-256, P-384 or P-521');
+  }
+
   let algorithms: Algorithm[];
   const requested = r.list('HERALD_JWT_ALGORITHMS');
   if (requested.length === 0) {

@@ -51,10 +51,10 @@ export class GrantsCache {
 
   /** Returns the grants for the claims, or a description of what is wrong with them. */
   fromClaims(topics: unknown, publish: unknown): Grants | string {
-    // Arrays of strings serialise unambiguously with JSON, so this key is exact.
+    // JSON keeps null and drops undefined properties, so an absent claim and a null one get different keys.
     let key: string;
     try {
-      key = JSON.stringify([topics ?? null, publish ?? null]);
+      key = JSON.stringify({ topics, publish });
     } catch {
       return 'claims "topics"/"publish" cannot be serialised';
     }

@@ -14,7 +14,7 @@ export class ExpiryWheel<T> {
 
   /** Schedules `item` to expire at unix second `exp` (a token is expired once now >= exp). */
   add(item: T, exp: number): void {
-    const second = Math.max(Math.floor(exp), this.cursor);
+    const second = this.bucketOf(exp);
     let bucket = this.buckets.get(second);
     if (bucket === undefined) {
       bucket = new Set();
@@ -24,11 +24,16 @@ export class ExpiryWheel<T> {
   }
 
   remove(item: T, exp: number): void {
-    const second = Math.max(Math.floor(exp), this.cursor);
+    const second = this.bucketOf(exp);
     const bucket = this.buckets.get(second);
     if (bucket === undefined) return;
     bucket.delete(item);
     if (bucket.size === 0) this.buckets.delete(second);
+  }
+
+  /** A fractional exp belongs to the next whole second: it has not been reached before then. */
+  private bucketOf(exp: number): number {
+    return Math.max(Math.ceil(exp), this.cursor);
   }
 
   /** Removes and returns every item whose second has come (exp <= now). */

@@ -4,7 +4,8 @@
  * A topic is 1 to 256 characters from A-Z a-z 0-9 _ - . : made of
  * dot-separated, non-empty segments. A pattern has the same shape, except that
  * a segment may be `*` (exactly one segment), the last segment may be `>` (one
- * or more segments), and `{sub}` anywhere stands for the token's `sub` claim.
+ * or more segments), and `{sub}` anywhere stands for the token's `sub` claim
+ * (when that is a single segment).
  */
 
 export const MAX_TOPIC_LENGTH = 256;
@@ -12,6 +13,8 @@ export const MAX_TOPIC_LENGTH = 256;
 const TOPIC = /^[A-Za-z0-9_\-:]+(?:\.[A-Za-z0-9_\-:]+)*$/;
 const SEGMENT = /^(?:[A-Za-z0-9_\-:]|\{sub\})+$/;
 const SUB_PLACEHOLDER = '{sub}';
+/** One topic segment: what a `sub` must be for `{sub}` to stand for it. */
+const SINGLE_SEGMENT = /^[A-Za-z0-9_\-:]+$/;
 
 export function isValidTopic(topic: string): boolean {
   return topic.length > 0 && topic.length <= MAX_TOPIC_LENGTH && TOPIC.test(topic);
@@ -45,9 +48,13 @@ export function compilePattern(source: unknown): Pattern | string {
   return { source, segments, usesSub, literal: wild || usesSub ? undefined : source };
 }
 
-/** Whether `sub` can stand in a topic; if not, `{sub}` patterns match nothing, so a crafted sub such as ">" cannot widen a grant. */
+/**
+ * Whether `sub` can stand for `{sub}`: exactly one topic segment. Otherwise
+ * `{sub}` patterns match nothing, so a crafted sub such as ">" cannot widen a
+ * grant, and user "a" cannot reach user "a.b"'s tree through "user.{sub}.>".
+ */
 export function isTopicSafeSub(sub: string): boolean {
-  return sub.length > 0 && sub.length <= MAX_TOPIC_LENGTH && TOPIC.test(sub);
+  return sub.length > 0 && sub.length <= MAX_TOPIC_LENGTH && SINGLE_SEGMENT.test(sub);
 }
 
 /** Matches a valid topic against a compiled pattern for the connection whose token's sub is `sub`. */

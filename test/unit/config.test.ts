@@ -38,11 +38,12 @@ function problemOf(env: Env): string {
   return problems[0]!;
 }
 
-const SPKI_PEM = { publicKeyEncoding: { type: 'spki', format: 'pem' } } as const;
-const PKCS8_PEM = { privateKeyEncoding: { type: 'pkcs8', format: 'pem' } } as const;
-
 function ecPem(namedCurve: string): string {
-  return generateKeyPairSync('ec', { namedCurve, ...SPKI_PEM, ...PKCS8_PEM }).publicKey;
+  return generateKeyPairSync('ec', {
+    namedCurve,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  }).publicKey;
 }
 
 let rsaPem: string;
@@ -53,11 +54,18 @@ let ed25519Pem: string;
 let dir: string;
 
 beforeAll(() => {
-  rsaPem = generateKeyPairSync('rsa', { modulusLength: 2048, ...SPKI_PEM, ...PKCS8_PEM }).publicKey;
+  rsaPem = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  }).publicKey;
   ecP256Pem = ecPem('P-256');
   ecP384Pem = ecPem('P-384');
   ecP521Pem = ecPem('P-521');
-  ed25519Pem = generateKeyPairSync('ed25519', { ...SPKI_PEM, ...PKCS8_PEM }).publicKey;
+  ed25519Pem = generateKeyPairSync('ed25519', {
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  }).publicKey;
   dir = mkdtempSync(join(tmpdir(), 'herald-config-test-'));
 });
 

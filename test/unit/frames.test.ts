@@ -102,11 +102,10 @@ describe('decodeClientFrame', () => {
   });
 
   it('frames - invalid UTF-8 is rejected without throwing', () => {
-    // {"type":"subscribe","topic":"a<0xff>"}
+    // {"type":"subscribe","topic":"a<bad bytes>"}
     const prefix = new TextEncoder().encode('{"type":"subscribe","topic":"a');
     const suffix = new TextEncoder().encode('"}');
     const data = new Uint8Array([...prefix, 0xff, ...suffix]);
-    expect(rejected(new TextDecoder().decode(new Uint8Array(0))).message).toBe('frame is not valid JSON text');
     const decoded = decodeClientFrame(bytes(data), false);
     expect(decoded.ok).toBe(false);
     expect(!decoded.ok && decoded.message).toBe('frame is not valid JSON text');

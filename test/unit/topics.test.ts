@@ -252,12 +252,13 @@ describe('matchPattern', () => {
     expect(matches('*.{sub}', 'anything.alice', 'alice')).toBe(true);
   });
 
-  it('matching - a sub containing a dot spans several segments', () => {
-    // A dotted sub is topic-safe; it expands into as many segments as it has.
-    expect(matches('user.{sub}', 'user.acme.alice', 'acme.alice')).toBe(true);
-    expect(matches('user.{sub}', 'user.acme', 'acme.alice')).toBe(false);
-    expect(matches('user.{sub}.inbox', 'user.acme.alice.inbox', 'acme.alice')).toBe(true);
-    expect(matches('user-{sub}', 'user-acme.alice', 'acme.alice')).toBe(true);
+  it('matching - a sub containing a dot makes {sub} patterns match nothing', () => {
+    // Otherwise user "acme" holding "user.{sub}.>" would reach user "acme.alice"'s "user.acme.alice" tree.
+    expect(isTopicSafeSub('acme.alice')).toBe(false);
+    expect(matches('user.{sub}', 'user.acme.alice', 'acme.alice')).toBe(false);
+    expect(matches('user.{sub}.inbox', 'user.acme.alice.inbox', 'acme.alice')).toBe(false);
+    expect(matches('user.{sub}.>', 'user.acme.alice.x', 'acme')).toBe(true);
+    expect(matches('user.{sub}.>', 'user.acme.alice.x', 'acme.alice')).toBe(false);
   });
 
   it('matching - a sub with ">" or "*" makes {sub} patterns match nothing', () => {
@@ -274,7 +275,7 @@ describe('matchPattern', () => {
   it('matching - a sub outside the topic alphabet makes {sub} patterns match nothing', () => {
     for (const sub of ['a b', 'café', 'a/b', '{sub}', 'a..b', '.a', 'a.', '$&', 'a\nb']) {
       expect(isTopicSafeSub(sub), JSON.stringify(sub)).toBe(false);
-      // The topic spells what a naive substitution would produce for alphabet-safe parts.
+      // Naive substitution would turn the pattern into exactly this topic.
       expect(matches('user.{sub}', `user.${sub}`, sub), JSON.stringify(sub)).toBe(false);
     }
   });
