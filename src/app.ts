@@ -12,6 +12,7 @@ import { ApiKeys } from './auth/api-keys.js';
 import { JwtAuthenticator } from './auth/authenticator.js';
 import type { Broker } from './broker/broker.js';
 import { MemoryBroker } from './broker/memory.js';
+import { RedisBroker } from './broker/redis.js';
 import type { Config } from './config.js';
 import { Hub } from './hub.js';
 import type { Logger } from './log.js';
@@ -20,9 +21,6 @@ import { attachHttpRoutes } from './transport/http.js';
 import { attachMetricsRoutes } from './transport/metrics-server.js';
 import { WebSocketTransport } from './transport/websocket.js';
 import { loadUws } from './uws.js';
-
-/** How long the Hub keeps a broker subscription after a topic's last local subscriber leaves. */
-const UNSUBSCRIBE_LINGER_MS = 1000;
 
 export interface HeraldOptions {
   readonly config: Config;
@@ -44,15 +42,18 @@ export interface RunningHerald {
 
 type ClosableApp = TemplatedApp & { close(): void };
 
-export function createBroker(_config: Config): Broker {
-  return new MemoryBroker();
+/** The broker the configuration selects: in-memory for a single node, else Redis in one of its modes. */
+export function createBroker(config: Config, log: Logger, metrics: Metrics): Broker {
+  if (config.broker.kind === 'memory') return new MemoryBroker();
+  const invalid = metrics.dropped.labels({ reason: 'invalid' });
+  return new RedisBroker(config.broker, log, { onInvalid: () => invalid.inc() }, `herald:${config.nodeId}`);
 }
 
 export async function startHerald(options: HeraldOptions): Promise<RunningHerald> {
   const { config, log } = options;
   const uws = loadUws();
   const metrics = new Metrics();
-  const broker = options.broker ?? createBroker(config);
+  const broker = options.broker ?? createBroker(config, log.child({ component: 'broker' }), metrics);
   const app = uws.App() as ClosableApp;
   const metricsApp = uws.App() as ClosableApp;
 
@@ -61,13 +62,19 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     { publish: (topic, frame) => app.publish(topic, frame, false, false), numSubscribers: (topic) => app.numSubscribers(topic) },
     metrics,
     log.child({ component: 'hub' }),
-    UNSUBSCRIBE_LINGER_MS,
+    config.subscriptionLingerMs,
   );
   const brokerLog = log.child({ component: 'broker', broker: broker.kind });
+  let wasUp = false;
   await broker.start(hub.deliver, (up) => {
     metrics.brokerUp.set(up ? 1 : 0);
-    if (up) brokerLog.info('broker connected');
-    else brokerLog.error('broker unavailable: publishes fail with 503/unavailable until it returns');
+    if (up) {
+      if (wasUp) metrics.brokerReconnects.inc();
+      wasUp = true;
+      brokerLog.info('broker connected');
+    } else {
+      brokerLog.error('broker unavailable: publishes fail with 503/unavailable until it returns; connections stay open');
+    }
   });
   metrics.brokerUp.set(broker.isUp() ? 1 : 0);
 

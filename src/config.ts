@@ -50,6 +50,33 @@ export interface Limits {
   readonly rateLimitCloseAfter: number;
 }
 
+/** Where messages between nodes travel. */
+export type BrokerConfig =
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'redis'; readonly url: string; readonly prefix: string }
+  | {
+      readonly kind: 'sentinel';
+      readonly sentinels: readonly HostPort[];
+      readonly name: string;
+      readonly prefix: string;
+      readonly username: string | undefined;
+      readonly password: string | undefined;
+      readonly tls: boolean;
+    }
+  | {
+      readonly kind: 'cluster';
+      readonly nodes: readonly HostPort[];
+      readonly prefix: string;
+      readonly username: string | undefined;
+      readonly password: string | undefined;
+      readonly tls: boolean;
+    };
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface Config {
   readonly mode: 'production' | 'development';
   readonly nodeId: string;
@@ -62,6 +89,9 @@ export interface Config {
   readonly limits: Limits;
   readonly allowedOrigins: readonly string[];
   readonly drainSeconds: number;
+  readonly broker: BrokerConfig;
+  /** How long a node keeps a broker subscription after a topic's last local subscriber leaves. */
+  readonly subscriptionLingerMs: number;
   /** What development mode generated because it was not configured (never set in production). */
   readonly generated: { readonly jwtSecret: boolean; readonly apiKey: boolean };
 }
@@ -110,6 +140,15 @@ export const VARIABLES: readonly VariableDoc[] = [
   { name: 'HERALD_CLIENT_RATE_CLOSE_AFTER', default: '20' },
   { name: 'HERALD_ALLOWED_ORIGINS', default: '(any)' },
   { name: 'HERALD_DRAIN_SECONDS', default: '10' },
+  { name: 'HERALD_REDIS_URL', default: '(none: in-memory broker)', secret: true },
+  { name: 'HERALD_REDIS_SENTINELS', default: '(none)' },
+  { name: 'HERALD_REDIS_SENTINEL_NAME', default: '(none)' },
+  { name: 'HERALD_REDIS_CLUSTER_NODES', default: '(none)' },
+  { name: 'HERALD_REDIS_USERNAME', default: '(none)' },
+  { name: 'HERALD_REDIS_PASSWORD', default: '(none)', secret: true },
+  { name: 'HERALD_REDIS_TLS', default: 'false' },
+  { name: 'HERALD_REDIS_PREFIX', default: 'herald' },
+  { name: 'HERALD_SUBSCRIPTION_LINGER_MS', default: '1000' },
 ];
 
 const SECRET_NAMES = new Set(VARIABLES.filter((v) => v.secret).map((v) => v.name));
@@ -281,6 +320,58 @@ function readJwt(r: Reader, production: boolean, generateSecret: () => string): 
   };
 }
 
+function readHostPorts(r: Reader, name: string): HostPort[] {
+  const result: HostPort[] = [];
+  for (const item of r.list(name)) {
+    const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(item);
+    const port = match === null ? NaN : Number(match[2]);
+    if (match === null || port < 1 || port > 65535) {
+      r.problem(name, item, 'not host:port', 'comma-separated host:port pairs such as redis-0.redis:26379,redis-1.redis:26379');
+      continue;
+    }
+    result.push({ host: match[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  return result;
+}
+
+function readBroker(r: Reader): BrokerConfig {
+  const url = r.optional('HERALD_REDIS_URL');
+  const sentinels = readHostPorts(r, 'HERALD_REDIS_SENTINELS');
+  const clusterNodes = readHostPorts(r, 'HERALD_REDIS_CLUSTER_NODES');
+  const prefix = r.string('HERALD_REDIS_PREFIX', 'herald');
+  if (!/^[A-Za-z0-9_\-.:{}]{1,64}$/.test(prefix)) {
+    r.problem('HERALD_REDIS_PREFIX', prefix, 'invalid prefix', '1 to 64 characters from A-Z a-z 0-9 _ - . : { }');
+  }
+  const chosen = [url !== undefined && 'HERALD_REDIS_URL', r.raw('HERALD_REDIS_SENTINELS') !== undefined && 'HERALD_REDIS_SENTINELS', r.raw('HERALD_REDIS_CLUSTER_NODES') !== undefined && 'HERALD_REDIS_CLUSTER_NODES'].filter(Boolean);
+  if (chosen.length > 1) {
+    r.problems.push(`${chosen.join(' and ')} are both set: choose one Redis mode (standalone URL, Sentinel, or Cluster)`);
+  }
+  const username = r.optional('HERALD_REDIS_USERNAME');
+  const password = r.optional('HERALD_REDIS_PASSWORD');
+  const tls = r.boolean('HERALD_REDIS_TLS', false);
+  const sentinelName = r.optional('HERALD_REDIS_SENTINEL_NAME');
+  if (url !== undefined) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || parsed.hostname === '') {
+      r.problem('HERALD_REDIS_URL', url, 'not a redis:// or rediss:// URL', 'redis://[user:password@]host[:port][/db] or rediss://... for TLS');
+    }
+    return { kind: 'redis', url, prefix };
+  }
+  if (r.raw('HERALD_REDIS_SENTINELS') !== undefined) {
+    if (sentinelName === undefined) r.problem('HERALD_REDIS_SENTINEL_NAME', undefined, 'required with HERALD_REDIS_SENTINELS', 'the master name the sentinels monitor, e.g. mymaster');
+    return { kind: 'sentinel', sentinels, name: sentinelName ?? '', prefix, username, password, tls };
+  }
+  if (r.raw('HERALD_REDIS_CLUSTER_NODES') !== undefined) {
+    return { kind: 'cluster', nodes: clusterNodes, prefix, username, password, tls };
+  }
+  return { kind: 'memory' };
+}
+
 function readOrigins(r: Reader): string[] {
   const origins = r.list('HERALD_ALLOWED_ORIGINS');
   for (const origin of origins) {
@@ -355,6 +446,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     limits: Object.freeze(limits),
     allowedOrigins: Object.freeze(readOrigins(r)),
     drainSeconds: r.integer('HERALD_DRAIN_SECONDS', 10, 0, 3600),
+    broker: Object.freeze(readBroker(r)),
+    subscriptionLingerMs: r.integer('HERALD_SUBSCRIPTION_LINGER_MS', 1000, 0, 600_000),
     generated: Object.freeze({ jwtSecret: generatedSecret, apiKey: generatedApiKey }),
   };
 

@@ -31,6 +31,7 @@ export class Metrics {
   readonly authFailures = new Counter({ name: 'herald_auth_failures_total', help: 'Rejected tokens, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly clientErrors = new Counter({ name: 'herald_client_errors_total', help: 'Error frames sent to clients, by code', labelNames: ['code'] as const, registers: [this.registry] });
   readonly brokerUp = new Gauge({ name: 'herald_broker_up', help: '1 when the broker is connected, else 0', registers: [this.registry] });
+  readonly brokerReconnects = new Counter({ name: 'herald_broker_reconnects_total', help: 'Times the broker connection came back after being lost', registers: [this.registry] });
   readonly draining = new Gauge({ name: 'herald_draining', help: '1 while the node drains before shutdown', registers: [this.registry] });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {

@@ -34,7 +34,11 @@ export type StatusListener = (up: boolean) => void;
 export interface Broker {
   /** Short name for logs and metrics, such as "memory" or "redis". */
   readonly kind: string;
-  /** Connects and registers the handlers; rejects when the broker cannot be reached at all. */
+  /**
+   * Registers the handlers and connects. A broker that cannot be reached yet
+   * resolves anyway after a short wait, reports itself down and keeps
+   * retrying: the node serves, unready, until it comes up.
+   */
   start(onMessage: MessageHandler, onStatus: StatusListener): Promise<void>;
   /** Whether publishes and subscriptions can currently succeed. */
   isUp(): boolean;

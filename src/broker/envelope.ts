@@ -1,0 +1,38 @@
+/**
+ * The Redis message contract (docs/protocol.md, "Publishing through Redis"):
+ * channel `<prefix>:<topic>`, message a JSON object
+ *
+ *   {"data": <any JSON>, "ts": <ms since epoch, optional>}
+ *
+ * Unknown fields are ignored, so fields can be added (a per-topic `seq` is
+ * planned) without breaking publishers or older nodes.
+ */
+import type { BrokerMessage } from './broker.js';
+
+export function channelFor(prefix: string, topic: string): string {
+  return `${prefix}:${topic}`;
+}
+
+/** Herald's own envelope: `data` is already JSON text, so this is concatenation. */
+export function encodeEnvelope(message: BrokerMessage): string {
+  return `{"ts":${message.ts},"data":${message.data}}`;
+}
+
+/**
+ * Decodes an envelope from Redis: one parse and one serialisation of `data`.
+ * A missing or unusable `ts` becomes `receivedAt`, the receiving node's clock.
+ * Returns a description of the problem for anything that is not an envelope.
+ */
+export function decodeEnvelope(raw: string, receivedAt: number): BrokerMessage | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return 'not JSON';
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'not a JSON object';
+  const envelope = parsed as { data?: unknown; ts?: unknown };
+  if (envelope.data === undefined) return 'no "data" field';
+  const ts = typeof envelope.ts === 'number' && Number.isFinite(envelope.ts) && envelope.ts > 0 ? Math.floor(envelope.ts) : receivedAt;
+  return { data: JSON.stringify(envelope.data), ts };
+}
