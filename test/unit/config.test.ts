@@ -100,6 +100,15 @@ describe('loadConfig defaults', () => {
     HERALD_CLIENT_RATE_CLOSE_AFTER: (c) => c.limits.rateLimitCloseAfter,
     HERALD_ALLOWED_ORIGINS: (c) => c.allowedOrigins,
     HERALD_DRAIN_SECONDS: (c) => c.drainSeconds,
+    HERALD_REDIS_URL: (c) => (c.broker.kind === 'redis' ? c.broker.url : undefined),
+    HERALD_REDIS_SENTINELS: (c) => (c.broker.kind === 'sentinel' ? c.broker.sentinels : undefined),
+    HERALD_REDIS_SENTINEL_NAME: (c) => (c.broker.kind === 'sentinel' ? c.broker.name : undefined),
+    HERALD_REDIS_CLUSTER_NODES: (c) => (c.broker.kind === 'cluster' ? c.broker.nodes : undefined),
+    HERALD_REDIS_USERNAME: (c) => (c.broker.kind === 'cluster' || c.broker.kind === 'sentinel' ? c.broker.username : undefined),
+    HERALD_REDIS_PASSWORD: (c) => (c.broker.kind === 'cluster' || c.broker.kind === 'sentinel' ? c.broker.password : undefined),
+    HERALD_REDIS_TLS: (c) => (c.broker.kind === 'cluster' || c.broker.kind === 'sentinel' ? c.broker.tls : undefined),
+    HERALD_REDIS_PREFIX: (c) => (c.broker.kind === 'memory' ? undefined : c.broker.prefix),
+    HERALD_SUBSCRIPTION_LINGER_MS: (c) => c.subscriptionLingerMs,
   };
 
   it('config - every documented variable is known to this test', () => {
@@ -109,7 +118,8 @@ describe('loadConfig defaults', () => {
 
   it('config - concrete documented defaults are the values used', () => {
     // Production with only a secret: nothing is generated, so every value is a true default.
-    const config = load({ NODE_ENV: 'production', HERALD_JWT_SECRET: SECRET });
+    // A cluster node list is set so that the Redis options with defaults (prefix, TLS) exist on the config.
+    const config = load({ NODE_ENV: 'production', HERALD_JWT_SECRET: SECRET, HERALD_REDIS_CLUSTER_NODES: 'redis-0:6379' });
     let concrete = 0;
     for (const variable of VARIABLES) {
       if (/^[(<]/.test(variable.default)) continue;
@@ -163,7 +173,8 @@ describe('loadConfig defaults', () => {
   });
 
   it('config - only the secret variables are marked secret', () => {
-    expect(VARIABLES.filter((v) => v.secret === true).map((v) => v.name).sort()).toEqual(['HERALD_API_KEYS', 'HERALD_JWT_SECRET']);
+    // HERALD_REDIS_URL may carry a password, so its value is never echoed either.
+    expect(VARIABLES.filter((v) => v.secret === true).map((v) => v.name).sort()).toEqual(['HERALD_API_KEYS', 'HERALD_JWT_SECRET', 'HERALD_REDIS_PASSWORD', 'HERALD_REDIS_URL']);
   });
 
   it('config - empty and whitespace-only values mean the default', () => {
