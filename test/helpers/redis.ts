@@ -165,7 +165,7 @@ export const NO_REDIS_HELP =
 
 /** Three masters joined into a cluster with `redis-cli --cluster create`. */
 async function startLocalCluster(): Promise<RedisClusterInstance> {
-  const instances = [];
+  const instances: RedisInstance[] = [];
   for (let i = 0; i < 3; i++) {
     instances.push(await startLocalRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']));
   }

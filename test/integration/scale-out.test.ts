@@ -153,7 +153,8 @@ describe('scale-out - three nodes on a three-master Redis Cluster (sharded pub/s
           shardsUsed.add(`${master.options.host}:${master.options.port}`);
           // The master that holds the subscription owns the channel's slot.
           const myId = String(await master.cluster('MYID'));
-          const ownerOfSlot = ((await master.cluster('SLOTS')) as [number, number, [string, number, string]][]).find(([from, to]) => slot >= from && slot <= to)![2][2];
+          const ranges = (await master.cluster('SLOTS')) as unknown as [number, number, [string, number, string]][];
+          const ownerOfSlot = ranges.find(([from, to]) => slot >= from && slot <= to)![2][2];
           expect(ownerOfSlot).toBe(myId);
         }
       }
