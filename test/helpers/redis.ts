@@ -124,9 +124,9 @@ export async function startLocalRedis(extraArgs: string[] = [], port?: number): 
 }
 
 /** A redis:7 container whose host port stays the same across kill/restart. */
-async function startContainerRedis(): Promise<RedisInstance> {
+async function startContainerRedis(hostPort?: number): Promise<RedisInstance> {
   const { GenericContainer, Wait } = await import('testcontainers');
-  const port = await freePort();
+  const port = hostPort ?? (await freePort());
   const make = () =>
     new GenericContainer('redis:7')
       .withExposedPorts({ container: 6379, host: port })
@@ -153,9 +153,9 @@ async function startContainerRedis(): Promise<RedisInstance> {
 }
 
 /** A private, killable Redis for one test file: testcontainers when an engine answers, else redis-server. */
-export async function startRedis(): Promise<RedisInstance> {
-  if (await dockerAvailable()) return startContainerRedis();
-  if (hasLocalRedis()) return startLocalRedis();
+export async function startRedis(port?: number): Promise<RedisInstance> {
+  if (await dockerAvailable()) return startContainerRedis(port);
+  if (hasLocalRedis()) return startLocalRedis([], port);
   throw new Error(NO_REDIS_HELP);
 }
 

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient, publishHttp, scrape } from '../helpers/client.js';
 import { startNode, type TestNode } from '../helpers/node.js';
-import { startRedis, type RedisInstance } from '../helpers/redis.js';
+import { freePort, startRedis, type RedisInstance } from '../helpers/redis.js';
 import { API_KEY, hs256 } from '../helpers/tokens.js';
 
 const LINGER_MS = 200;
@@ -143,4 +143,32 @@ describe('redis - subscriptions follow local subscribers, and survive Redis goin
       client.close();
     }
   }, 60_000);
+});
+
+describe('redis - a node started before Redis', () => {
+  it('faults - serves unready while Redis is unreachable at startup, and becomes ready when Redis appears', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const node = await startNode({ HERALD_REDIS_URL: `redis://127.0.0.1:${port}`, HERALD_REDIS_PREFIX: `late-${randomBytes(3).toString('hex')}` });
+    let redis: RedisInstance | undefined;
+    try {
+      // It does not wait forever for Redis: a bounded wait, then it serves.
+      expect(Date.now() - started).toBeLessThan(8000);
+      expect((await fetch(`${node.httpUrl}/healthz`)).status).toBe(200);
+      expect((await fetch(`${node.httpUrl}/readyz`)).status).toBe(503);
+      expect((await scrape(node.metricsUrl)).get('herald_broker_up')).toBe(0);
+      const client = await TestClient.open(node.wsUrl, hs256());
+      expect(await client.subscribe('prices.late')).toMatchObject({ type: 'error', code: 'unavailable' });
+
+      redis = await startRedis(port);
+      await eventually(async () => (await fetch(`${node.httpUrl}/readyz`)).status, (status) => status === 200, 'ready once Redis is up');
+      expect(await client.subscribe('prices.late')).toMatchObject({ type: 'ack' });
+      expect((await publishHttp(node.httpUrl, { topic: 'prices.late', data: 'hello' }, API_KEY)).status).toBe(202);
+      expect(await client.next((f) => f.type === 'message')).toMatchObject({ data: 'hello' });
+      client.close();
+    } finally {
+      await node.close();
+      await redis?.stop();
+    }
+  }, 30_000);
 });
