@@ -1,22 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestClient, publishHttp, scrape } from '../helpers/client.js';
+import { TestClient, eventually, publishHttp, scrape } from '../helpers/client.js';
 import { startNode, type TestNode } from '../helpers/node.js';
 import { freePort, startRedis, type RedisInstance } from '../helpers/redis.js';
 import { API_KEY, hs256 } from '../helpers/tokens.js';
 
 const LINGER_MS = 200;
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('redis - subscriptions follow local subscribers, and survive Redis going away', () => {
   const prefix = `rf-${randomBytes(3).toString('hex')}`;

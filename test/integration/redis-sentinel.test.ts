@@ -5,22 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestClient, publishHttp, scrape } from '../helpers/client.js';
+import { TestClient, eventually, publishHttp, scrape } from '../helpers/client.js';
 import { startNode, type TestNode } from '../helpers/node.js';
 import { freePort, hasLocalRedis, startLocalRedis, waitForRedis } from '../helpers/redis.js';
 import { API_KEY, hs256 } from '../helpers/tokens.js';
 
 const MASTER_NAME = 'herald-test';
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read().catch(() => undefined as T);
-    if (value !== undefined && done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 // Sentinel is redis-server in sentinel mode, so it exists wherever redis-server does; with only a Docker engine this file has nothing to run.
 if (!hasLocalRedis()) console.warn('[herald tests] redis-sentinel: no local redis-server, so the Sentinel failover test is not defined on this machine');
@@ -94,11 +84,12 @@ describe.runIf(hasLocalRedis())('redis - Sentinel', () => {
       () => sentinelClient.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME) as Promise<[string, string]>,
       (address) => Number(address[1]) === replica.port,
       'sentinel promotes the replica',
+      20_000,
     );
     expect(Number(promoted[1])).toBe(replica.port);
 
     for (const node of nodes) {
-      await eventually(async () => (await fetch(`${node.httpUrl}/readyz`)).status, (status) => status === 200, `${node.herald.nodeId} ready on the new master`);
+      await eventually(async () => (await fetch(`${node.httpUrl}/readyz`)).status, (status) => status === 200, `${node.herald.nodeId} ready on the new master`, 20_000);
       expect((await scrape(node.metricsUrl)).get('herald_broker_reconnects_total')).toBeGreaterThanOrEqual(1);
     }
     expect((await publishHttp(nodes[1]!.httpUrl, { topic: 'sentinel.t', data: 'after failover' }, API_KEY)).status).toBe(202);
