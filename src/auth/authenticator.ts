@@ -1,17 +1,17 @@
 /**
  * JWT authentication: verifies a token against the configured keys and
- * algorithm allow-list and turns its claims into an Identity.
+ * algorithm allow-list (jws.ts) and turns its claims into an Identity.
  *
  * Verification completes synchronously for HMAC secrets, PEM public keys and
  * JWKS keys already cached, so the common connect path allocates no promise;
  * only a JWKS key not seen before waits for a fetch.
  */
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
-import jwt from 'jsonwebtoken';
 import { JwksClient } from 'jwks-rsa';
 import type { Algorithm, JwtConfig } from '../config.js';
 import type { AuthFailure } from '../errors.js';
 import { GrantsCache, type Grants } from './grants.js';
+import { decodeJws, decodePayload, keyMismatch, signatureValid, type DecodedJws } from './jws.js';
 
 export interface Identity {
   readonly sub: string;
@@ -31,96 +31,96 @@ export interface Authenticator {
 
 const JWKS_KEY_TTL_MS = 10 * 60 * 1000;
 
+type KeyCallback = (error: string | undefined, key?: KeyObject) => void;
+
 export class JwtAuthenticator implements Authenticator {
   private readonly secret: KeyObject | undefined;
   private readonly jwks: JwksClient | undefined;
   private readonly jwksKeys = new Map<string, { key: KeyObject; fetchedAt: number }>();
   private readonly grants = new GrantsCache();
-  private readonly options: jwt.VerifyOptions & { complete?: false };
-  private readonly getKey: jwt.GetPublicKeyOrSecret;
+  private readonly allowed: ReadonlySet<string>;
+  private readonly audience: ReadonlySet<string> | undefined;
 
   constructor(private readonly config: JwtConfig) {
     this.secret = config.secret === undefined ? undefined : createSecretKey(Buffer.from(config.secret, 'utf8'));
     this.jwks = config.jwksUrl === undefined
       ? undefined
       : new JwksClient({ jwksUri: config.jwksUrl, cache: true, rateLimit: true, jwksRequestsPerMinute: 10, timeout: 5000 });
-    this.options = {
-      algorithms: [...config.algorithms] as jwt.Algorithm[],
-      ...(config.issuer === undefined ? {} : { issuer: config.issuer }),
-      ...(config.audience === undefined ? {} : { audience: [...config.audience] as [string, ...string[]] }),
-    };
-    this.getKey = (header, callback) => this.keyFor(header, callback);
+    this.allowed = new Set(config.algorithms);
+    this.audience = config.audience === undefined ? undefined : new Set(config.audience);
   }
 
   verify(token: string, done: (outcome: AuthOutcome) => void): void {
-    let called = false;
-    const finish = (outcome: AuthOutcome): void => {
-      if (called) return;
-      called = true;
+    const jws = decodeJws(token);
+    if (typeof jws === 'string') return done(invalid(jws));
+    const alg = jws.header.alg;
+    if (!this.allowed.has(alg)) return done(invalid(`algorithm ${alg.slice(0, 16)} is not allowed`));
+    this.keyFor(alg as Algorithm, jws.header.kid, (error, key) => {
+      if (error !== undefined || key === undefined) return done(invalid(error ?? 'no key'));
+      let outcome: AuthOutcome;
+      try {
+        outcome = this.check(alg as Algorithm, jws, key);
+      } catch (thrown) {
+        // node:crypto may throw on a signature it cannot even parse: that is a bad token, not a server fault.
+        outcome = invalid(`signature check failed: ${(thrown as Error).message}`);
+      }
       done(outcome);
-    };
-    try {
-      jwt.verify(token, this.getKey, this.options, (error, payload) => {
-        if (error) {
-          finish({ ok: false, reason: error.name === 'TokenExpiredError' ? 'token_expired' : 'token_invalid', detail: error.message });
-          return;
-        }
-        finish(this.identityFrom(payload));
-      });
-    } catch (error) {
-      finish({ ok: false, reason: 'token_invalid', detail: (error as Error).message });
-    }
+    });
   }
 
-  private identityFrom(payload: unknown): AuthOutcome {
-    if (typeof payload !== 'object' || payload === null) return invalid('payload is not a JSON object');
-    const claims = payload as Record<string, unknown>;
+  /** Signature, then the registered claims, then Herald's own. */
+  private check(alg: Algorithm, jws: DecodedJws, key: KeyObject): AuthOutcome {
+    const mismatch = keyMismatch(alg, key);
+    if (mismatch !== undefined) return invalid(mismatch);
+    if (!signatureValid(alg, jws, key)) return invalid('invalid signature');
+    const claims = decodePayload(jws);
+    if (typeof claims === 'string') return invalid(claims);
+
+    const now = Math.floor(Date.now() / 1000);
+    const { nbf, exp } = claims;
+    if (nbf !== undefined) {
+      if (typeof nbf !== 'number') return invalid('claim "nbf" is not a number');
+      if (nbf > now) return invalid('token not active yet (nbf)');
+    }
+    if (exp !== undefined) {
+      if (typeof exp !== 'number') return invalid('claim "exp" is not a number');
+      if (now >= exp) return { ok: false, reason: 'token_expired', detail: 'token expired' };
+    } else if (this.config.requireExp) {
+      return invalid('claim "exp" is required');
+    }
+    if (this.audience !== undefined) {
+      const aud = claims.aud;
+      const audiences = Array.isArray(aud) ? aud : [aud];
+      if (!audiences.some((a) => typeof a === 'string' && this.audience!.has(a))) return invalid('audience not accepted');
+    }
+    if (this.config.issuer !== undefined && claims.iss !== this.config.issuer) return invalid('issuer not accepted');
+
     const sub = claims.sub;
     if (typeof sub !== 'string' || sub.length === 0) return invalid('claim "sub" is missing or not a non-empty string');
-    const exp = claims.exp;
-    if (exp === undefined) {
-      if (this.config.requireExp) return invalid('claim "exp" is required');
-    } else if (typeof exp !== 'number') {
-      return invalid('claim "exp" is not a number');
-    }
     const grants = this.grants.fromClaims(claims.topics, claims.publish);
     if (typeof grants === 'string') return invalid(grants);
     return { ok: true, identity: { sub, exp: typeof exp === 'number' ? exp : null, grants } };
   }
 
   /** Chooses the key by the token's algorithm family, so that an HMAC secret can never verify an RS/ES token or the reverse. */
-  private keyFor(header: jwt.JwtHeader, callback: jwt.SigningKeyCallback): void {
-    const alg = header.alg as Algorithm | 'none';
-    if (!this.config.algorithms.includes(alg as Algorithm)) {
-      callback(new Error(`algorithm ${String(alg)} is not allowed`));
-      return;
-    }
-    if (alg.startsWith('HS')) {
-      callback(this.secret === undefined ? new Error('no secret for HMAC tokens') : null, this.secret as unknown as jwt.Secret);
-      return;
-    }
-    if (this.jwks !== undefined && (header.kid !== undefined || this.config.publicKey === undefined)) {
-      this.jwksKey(header.kid, callback);
-      return;
-    }
-    callback(this.config.publicKey === undefined ? new Error(`no public key for ${alg}`) : null, this.config.publicKey as unknown as jwt.Secret);
+  private keyFor(alg: Algorithm, kid: string | undefined, callback: KeyCallback): void {
+    if (alg.startsWith('HS')) return callback(this.secret === undefined ? 'no secret for HMAC tokens' : undefined, this.secret);
+    if (this.jwks !== undefined && (kid !== undefined || this.config.publicKey === undefined)) return this.jwksKey(kid, callback);
+    callback(this.config.publicKey === undefined ? `no public key for ${alg}` : undefined, this.config.publicKey);
   }
 
-  private jwksKey(kid: string | undefined, callback: jwt.SigningKeyCallback): void {
+  private jwksKey(kid: string | undefined, callback: KeyCallback): void {
     const cacheKey = kid ?? '';
     const cached = this.jwksKeys.get(cacheKey);
-    if (cached !== undefined && Date.now() - cached.fetchedAt < JWKS_KEY_TTL_MS) {
-      callback(null, cached.key as unknown as jwt.Secret);
-      return;
-    }
+    if (cached !== undefined && Date.now() - cached.fetchedAt < JWKS_KEY_TTL_MS) return callback(undefined, cached.key);
     this.jwks!.getSigningKey(kid).then(
       (signingKey) => {
         const key = createPublicKey(signingKey.getPublicKey());
         if (this.jwksKeys.size > 1000) this.jwksKeys.clear();
         this.jwksKeys.set(cacheKey, { key, fetchedAt: Date.now() });
-        callback(null, key as unknown as jwt.Secret);
+        callback(undefined, key);
       },
-      (error: Error) => callback(new Error(`JWKS key ${kid ?? '(no kid)'} unavailable: ${error.message}`)),
+      (error: Error) => callback(`JWKS key ${kid ?? '(no kid)'} unavailable: ${error.message}`),
     );
   }
 }
