@@ -1,7 +1,12 @@
 /**
  * In-process broker for a single node: what `npm start` uses with nothing
  * configured, and the reference implementation of the Broker contract.
- * Delivery is synchronous, so per-topic order is publish order.
+ *
+ * Publishes are queued and delivered together once per event-loop turn
+ * (setImmediate), as messages from Redis arrive in batches: uWebSockets.js
+ * then writes all of a turn's messages for one socket in one send instead of
+ * one send per message, which is what makes fan-out fast under load. Order is
+ * kept: the queue is delivered in publish order.
  */
 import { HeraldError } from '../errors.js';
 import type { Broker, BrokerMessage, MessageHandler } from './broker.js';
@@ -11,6 +16,9 @@ export class MemoryBroker implements Broker {
   private readonly topics = new Set<string>();
   private onMessage: MessageHandler | undefined;
   private closed = false;
+  private queuedTopics: string[] = [];
+  private queuedMessages: BrokerMessage[] = [];
+  private flushScheduled = false;
 
   async start(onMessage: MessageHandler): Promise<void> {
     if (this.onMessage !== undefined) throw new Error('MemoryBroker.start called twice');
@@ -32,14 +40,35 @@ export class MemoryBroker implements Broker {
 
   publish(topic: string, message: BrokerMessage): Promise<void> {
     if (!this.isUp()) return Promise.reject(new HeraldError('unavailable', 'broker is closed'));
-    if (this.topics.has(topic)) this.onMessage!(topic, message);
+    this.queuedTopics.push(topic);
+    this.queuedMessages.push(message);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
     return RESOLVED;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.topics.clear();
+    this.queuedTopics = [];
+    this.queuedMessages = [];
   }
+
+  /** Delivers the turn's messages; a topic's subscription is checked at delivery, as Redis would. */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const topics = this.queuedTopics;
+    const messages = this.queuedMessages;
+    this.queuedTopics = [];
+    this.queuedMessages = [];
+    if (this.closed) return;
+    for (let i = 0; i < topics.length; i++) {
+      const topic = topics[i]!;
+      if (this.topics.has(topic)) this.onMessage!(topic, messages[i]!);
+    }
+  };
 }
 
 const RESOLVED = Promise.resolve();
