@@ -1,0 +1,75 @@
+/** Types of harness.mjs for TypeScript callers (test/bench/smoke.test.ts). */
+import type { Options } from './options.mjs';
+import type { ProcessSet } from './lib/processes.mjs';
+
+export declare const RESULTS_VERSION: 1;
+
+export interface Latency {
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  max: number | null;
+  samples: number;
+}
+
+export interface Cpu {
+  wallSeconds: number;
+  byRole: Record<string, number>;
+  coresByRole: Record<string, number>;
+  byProcess: Record<string, number>;
+}
+
+export interface Step {
+  mode: 'paced' | 'burst';
+  rate: number;
+  publish: { offered: number; sent: number; accepted: number; rejected: number; failed: number; unanswered: number; statuses: Record<string, number>; maxBehind: number; acceptedPerSec: number | null };
+  expected: number;
+  delivered: number;
+  lost: number;
+  deliveryRatio: number | null;
+  deliveriesPerSec: number | null;
+  latencyMs: Latency;
+  deliveriesPerRead: number | null;
+  closes: Record<string, number>;
+  cpu: Cpu;
+  serverCpuUsPerMessage: number | null;
+  serverCpuNsPerDelivery: number | null;
+  serverRssBytes: number;
+  pushback: string | null;
+  saturated: string | null;
+}
+
+export interface Run {
+  target: string;
+  label: string;
+  family: 'herald' | 'uws' | 'socketio' | 'nchan';
+  broker: 'memory' | 'redis';
+  nodes: number;
+  connections: number;
+  topics: number;
+  connect?: { requested: number; ready: number; failed: number; failures: Record<string, number>; seconds: number; connectsPerSec: number | null; serverCpuUsPerConnect: number | null; cpu: Cpu };
+  warmup?: { covered: number; ready: number };
+  steps?: Step[];
+  burst?: Step;
+  idle?: { connections: number; serverRssBytes: number; baselineRssBytes: number; rssPerConnectionBytes: number | null };
+  error?: string;
+  skipped?: string;
+}
+
+export interface Results {
+  version: 1;
+  startedAt: string;
+  finishedAt: string | null;
+  command: string | null;
+  options: Options;
+  machine: Record<string, unknown>;
+  limits: Record<string, unknown>;
+  unavailable: Record<string, string>;
+  scenarios: Record<string, { title: string; description: string; runs: Run[]; seconds?: number }>;
+  budgets: { id: string; name: string; budget: string; measured: number | null; measuredText: string; met: boolean | null }[];
+}
+
+export declare function runSuite(
+  options: Options,
+  hooks?: { log?: (line: string) => void; procs?: ProcessSet; command?: string; onProgress?: (results: Results) => void },
+): Promise<Results>;

@@ -1,0 +1,257 @@
+/**
+ * docs/benchmarks.md from a results object: the machine, the commands, a
+ * table per scenario with Herald and the peers, Herald's ratios to bare
+ * uWebSockets.js, the budgets, and the charts (charts.mjs). Hand-written
+ * analysis lives in docs/benchmarks/notes.md and is included as it is.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, relative } from 'node:path';
+import { fanoutRatios, fmt } from './budgets.mjs';
+import { writeCharts } from './charts.mjs';
+
+const usable = (run) => run && !run.error && !run.skipped;
+const ms = (v) => (v === null || v === undefined ? '–' : v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : Math.round(v).toLocaleString('en'));
+const n = (v) => (v === null || v === undefined ? '–' : Number(v).toLocaleString('en'));
+const cores = (step, role) => (step.cpu.coresByRole[role] === undefined ? '–' : step.cpu.coresByRole[role].toFixed(2));
+
+/** Which process limited a step: one at a full core, or the whole machine busy. */
+export function bottleneck(step, machineCores) {
+  const wall = step.cpu.wallSeconds;
+  const procs = Object.entries(step.cpu.byProcess).map(([name, s]) => [name, s / wall]).sort((a, b) => b[1] - a[1]);
+  const total = procs.reduce((s, [, c]) => s + c, 0);
+  const [top, topCores] = procs[0] ?? ['–', 0];
+  const busy = Number.isFinite(step.cpu.machineBusyCores) ? step.cpu.machineBusyCores : total;
+  const others = step.cpu.otherCores > 0.05 ? `, ${step.cpu.otherCores.toFixed(2)} by other programs` : '';
+  if (topCores >= 0.9) return `${top} at ${topCores.toFixed(2)} core`;
+  if (busy >= 0.85 * machineCores) return `machine (${busy.toFixed(2)} of ${machineCores} cores busy${others})`;
+  return `none (busiest: ${top} ${topCores.toFixed(2)}${others})`;
+}
+
+function note(step) {
+  const parts = [];
+  if (step.saturated) parts.push(step.saturated);
+  else if (step.pushback) parts.push(`push-back: ${step.pushback}`);
+  const closes = Object.entries(step.closes ?? {});
+  if (closes.length) parts.push(`closed: ${closes.map(([c, k]) => `${k}×${c}`).join(', ')}`);
+  return parts.join('; ');
+}
+
+function stepTable(runs, machineCores, extra = false) {
+  const head = ['target', 'rate msg/s', 'delivered / expected', 'deliveries/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'server cores', 'redis cores', 'loadgen cores', 'publisher cores'];
+  if (extra) head.push('server µs/msg');
+  head.push('bottleneck', 'notes');
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const run of runs) {
+    if (!usable(run)) continue;
+    for (const s of run.steps ?? []) {
+      const cells = [run.label, n(s.rate), `${n(s.delivered)} / ${n(s.expected)}`, n(s.deliveriesPerSec), ms(s.latencyMs.p50), ms(s.latencyMs.p90), ms(s.latencyMs.p99), ms(s.latencyMs.max), cores(s, 'server'), cores(s, 'redis'), cores(s, 'loadgen'), cores(s, 'publisher')];
+      if (extra) cells.push(s.serverCpuUsPerMessage ?? '–');
+      cells.push(bottleneck(s, machineCores), note(s));
+      lines.push(`| ${cells.join(' | ')} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function burstTable(runs, machineCores) {
+  const uws = runs.find((r) => r.target === 'uws-bare' && usable(r) && r.burst)?.burst;
+  const head = ['target', 'messages accepted', 'accepted msg/s', 'deliveries/s', '× bare uWS', 'lost', 'p50 ms', 'p99 ms', 'max ms', 'server cores', 'loadgen cores', 'deliveries per read', 'bottleneck', 'notes'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const run of runs) {
+    if (!usable(run) || !run.burst) continue;
+    const b = run.burst;
+    const ratio = uws && uws.deliveriesPerSec > 0 ? `${(b.deliveriesPerSec / uws.deliveriesPerSec).toFixed(2)}×` : '–';
+    const label = run.bursts ? `${run.label} (median of ${run.bursts.length}: ${run.bursts.map((x) => n(x.deliveriesPerSec)).join(', ')})` : run.label;
+    lines.push(`| ${[label, n(b.publish.accepted), n(b.publish.acceptedPerSec), n(b.deliveriesPerSec), ratio, n(b.lost), ms(b.latencyMs.p50), ms(b.latencyMs.p99), ms(b.latencyMs.max), cores(b, 'server'), cores(b, 'loadgen'), b.deliveriesPerRead ?? '–', bottleneck(b, machineCores), note(b)].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function connectionsTable(runs) {
+  const head = ['target', 'connections', 'failed', 'connect time s', 'connects/s', 'server CPU µs per connect', 'server RSS MiB', 'RSS per idle connection KiB', 'RSS slope during the storm KiB', 'idle server CPU % of a core', 'loadgen cores during connect', 'subscribed (checked)'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const run of runs) {
+    if (!usable(run) || !run.idle) continue;
+    const c = run.connect;
+    const i = run.idle;
+    lines.push(`| ${[run.label, n(c.ready), n(c.failed), c.seconds, n(c.connectsPerSec), c.serverCpuUsPerConnect, (i.serverRssBytes / 2 ** 20).toFixed(1), (i.rssPerConnectionBytes / 1024).toFixed(2), i.rssSlopePerConnectionBytes == null ? '–' : (i.rssSlopePerConnectionBytes / 1024).toFixed(2), i.serverCpuPercent, c.cpu.coresByRole.loadgen ?? '–', run.check ? `${n(run.check.covered)} of ${n(run.check.ready)}` : '–'].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function problems(runs) {
+  const out = [];
+  for (const run of runs) {
+    if (run.skipped) out.push(`- ${run.label}: **skipped**: ${run.skipped}`);
+    else if (run.error) out.push(`- ${run.label}: **failed**: ${run.error.split('\n')[0]}`);
+    else if (run.connect?.failed > 0) out.push(`- ${run.label}: ${run.connect.failed} of ${run.connect.requested} connections failed (${Object.entries(run.connect.failures).map(([k, v]) => `${v}× ${k}`).join(', ')})`);
+    if (run.warmup && run.warmup.covered < run.warmup.ready) out.push(`- ${run.label}: after warm-up only ${run.warmup.covered} of ${run.warmup.ready} subscribers had received a message`);
+  }
+  return out.join('\n');
+}
+
+function machineTable(m) {
+  const rows = [
+    ['CPU', `${m.cpu} (${m.cores} cores)`],
+    ['memory', `${m.memoryGiB} GiB`],
+    ['OS, kernel', `${m.os ?? '?'}, ${m.kernel ?? '?'}`],
+    ['Node.js', m.node],
+    ['Redis', m.redis ?? 'not found'],
+    ['nginx / Nchan', `${m.nginx ?? 'not installed'} / ${m.nchan ?? 'not installed'}`],
+    ['uWebSockets.js', m.uWebSockets],
+    ['Socket.IO / redis-adapter / redis-emitter', `${m.socketIo} / ${m.socketIoRedisAdapter} / ${m.socketIoRedisEmitter}`],
+    ['ioredis', m.ioredis],
+    ['open files per process (soft / hard)', m.openFilesLimit ? `${m.openFilesLimit.soft} / ${m.openFilesLimit.hard}` : '?'],
+    ['ephemeral ports', m.ephemeralPorts],
+    ['somaxconn', m.somaxconn],
+  ];
+  return ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v ?? '?'} |`)].join('\n');
+}
+
+function budgetsTable(budgets) {
+  const lines = ['| budget | limit | measured | met |', '|---|---|---|---|'];
+  for (const b of budgets) lines.push(`| ${b.name} | ${b.budget} | ${b.measuredText} | ${b.met === true ? '**met**' : b.met === false ? '**missed**' : 'not measured'} |`);
+  return lines.join('\n');
+}
+
+/** Herald's throughput relative to each peer in the fan-out burst. */
+function keyRatios(results) {
+  const out = [];
+  for (const r of fanoutRatios(results)) out.push(`- Fan-out burst, ${n(r.subscribers)} subscribers: Herald (in-memory) **${r.ratio}×** bare uWebSockets.js (${fmt(r.herald)} vs ${fmt(r.uws)} deliveries/s).`);
+  const fanout = results.scenarios?.fanout?.runs ?? [];
+  for (const base of [...new Set(fanout.map((r) => r.subscribersBase))]) {
+    const runs = fanout.filter((r) => r.subscribersBase === base && usable(r) && r.burst);
+    const herald = runs.find((r) => r.target === 'herald-redis');
+    if (!herald) continue;
+    for (const peer of runs.filter((r) => r.family === 'socketio' || r.family === 'nchan')) {
+      if (peer.broker !== 'redis') continue;
+      out.push(`- Fan-out burst, ${n(herald.connections)} subscribers, through Redis: Herald **${(herald.burst.deliveriesPerSec / peer.burst.deliveriesPerSec).toFixed(2)}×** ${peer.label}.`);
+    }
+  }
+  return out.join('\n');
+}
+
+const FIELDS = `\`bench/results/<date>.json\` (schema: \`bench/results.schema.json\`):
+
+- \`machine\`, \`options\` (the command-line options), \`command\`, \`limits\`, \`unavailable\` (peers that could not run, with why).
+- \`scenarios.<id>.runs[]\`, one per target: \`target\`, \`label\`, \`family\`, \`broker\`, \`nodes\`, \`connections\`, \`topics\`,
+  \`connect\` (the connect phase: \`ready\`, \`failed\`, \`failures\`, \`seconds\`, \`connectsPerSec\`, \`serverCpuUsPerConnect\`, \`cpu\`),
+  \`warmup\`, \`steps[]\` and \`burst\` (fan-out, many topics, three nodes; \`bursts[]\` when repeated, \`burst\` is then the median), \`idle\` and \`check\` (connections), \`error\` or \`skipped\`.
+- each step: \`mode\` (\`paced\` or \`burst\`), \`rate\` (messages/s asked; 0 for a burst), \`publish\` (\`offered\`, \`sent\`, \`accepted\`, \`rejected\` = HTTP 503, \`failed\`, \`unanswered\`, \`statuses\`, \`maxBehind\`, \`acceptedPerSec\`),
+  \`expected\` (Σ accepted messages × ready subscribers of their topic), \`delivered\`, \`lost\`, \`deliveryRatio\` (delivered / expected), \`deliveriesPerSec\` (delivered / time from the first send to the last receipt),
+  \`latencyMs\` (\`p50\`, \`p90\`, \`p99\`, \`max\`, \`samples\`: publish → receipt, every delivery), \`deliveriesPerRead\`, \`closes\` (close codes seen by clients), \`connectionsOpen\`,
+  \`cpu\` (\`wallSeconds\`, CPU seconds \`byRole\` and \`byProcess\`, \`coresByRole\` = CPU seconds / wall seconds, \`machineBusyCores\` = the whole machine's busy CPU / wall seconds, \`otherCores\` = the part of it used by programs outside the benchmark), \`serverCpuUsPerMessage\`, \`serverCpuNsPerDelivery\`, \`serverRssBytes\`,
+  \`pushback\` (503s or slower acceptance), \`drainTimedOut\`, \`saturated\` (why the step counts as past what the server sustains, or null).
+- \`idle\`: \`connections\`, \`seconds\`, \`serverRssBytes\`, \`baselineRssBytes\` (before the first connection), \`rssPerConnectionBytes\` ((RSS − baseline) / connections, both after an idle period), \`rssSlopePerConnectionBytes\` (slope of RSS over the connect batches, \`connect.rssPoints\`), \`serverCpuSeconds\`, \`serverCpuPercent\`.
+- \`budgets[]\`: \`id\`, \`name\`, \`budget\`, \`measured\`, \`measuredText\`, \`met\` (true, false, or null when not measured).`;
+
+/**
+ * Writes the markdown report and its charts.
+ * @returns {Promise<string[]>} the files written
+ */
+export async function writeReport(results, docPath, chartsDir, resultsFile) {
+  if (!docPath) return [];
+  mkdirSync(dirname(docPath), { recursive: true });
+  const charts = await writeCharts(results, chartsDir);
+  const docDir = dirname(docPath);
+  const chartLinks = (scenario) =>
+    charts.filter((c) => c.scenario === scenario).map((c) => `![${c.title}](${relative(docDir, c.file)})`).join('\n\n');
+  const m = results.machine;
+  const o = results.options;
+  const scaleNote = o.scale === 1 ? '' : `\n> **Reduced-size run (\`--scale ${o.scale}\`)**: connection and topic counts are ${o.scale}× the suite's, on a machine shared with other work. These numbers show that every scenario and peer runs end to end; they are not the published figures. \`npm run bench\` runs the full size.\n`;
+
+  const sections = [];
+  sections.push(`# Herald benchmarks
+
+Generated by \`bench/run.mjs\` from \`${resultsFile}\` (run ${results.startedAt} → ${results.finishedAt}). Do not edit by hand: rerun the suite, or edit the harness, or \`docs/benchmarks/notes.md\` (included below as *Analysis*).
+${scaleNote}
+## Summary
+
+${keyRatios(results) || '- No fan-out burst with both Herald and bare uWebSockets.js in this run.'}
+
+### Budgets
+
+${budgetsTable(results.budgets)}
+`);
+
+  sections.push(`## Machine
+
+${machineTable(m)}
+
+Every process ran on this one machine, on loopback (127.0.0.1): servers, Redis, the load generator's workers and the publisher share its ${m.cores} cores, so each table shows the CPU of each role (in cores: CPU seconds / wall seconds) and names the bottleneck: a process at a full core, or the whole machine busy.
+
+**Open files.** A process may hold at most ${n(results.limits.openFilesPerProcess)} open files here (hard limit, not raisable). Single-node scenarios therefore use at most 19,500 connections (the server needs a few descriptors of its own), and the load generator spreads its connections over worker processes of fewer than ${n(results.limits.socketsPerLoadgenWorker)} sockets each.
+`);
+
+  sections.push(`## How it was run
+
+\`\`\`sh
+${results.command ?? 'node bench/run.mjs'}
+\`\`\`
+
+Reproduce (\`npm run bench\` builds Herald, then runs everything at full scale; about 15 minutes on 2 cores):
+
+\`\`\`sh
+npm run bench                                         # the whole suite, writes bench/results/<date>.json and this file
+node bench/run.mjs --only fanout                      # one scenario: fanout, topics, connections (connect storm + idle), cluster
+node bench/run.mjs --scale 0.1 --only fanout --peers herald,uws   # small and quick
+node bench/run.mjs --profile --only topics --peers herald         # Herald under node --cpu-prof → bench/results/profiles
+node bench/run.mjs --install-peers                    # apt-get install nginx libnginx-mod-nchan first (also when CI=true)
+node bench/run.mjs --report bench/results/<date>.json # regenerate this file and the charts from a results file
+\`\`\`
+
+**Method.**
+- *Servers.* Herald is \`node dist/main.js\` with \`NODE_ENV=production\`, \`HERALD_CLIENT_RATE=0\` (the load generator's clients must not be rate limited), \`HERALD_MAX_CONNECTIONS=0\`, logs at \`warn\`, otherwise defaults (1 MiB max backpressure, 60 s idle timeout); with Redis, a private \`redis-server --save '' --appendonly no\` per run. Bare uWebSockets.js (\`bench/peers/uws-bare.mjs\`): no auth, subscribed on open, POST /publish wraps the body in Herald's delivery frame and calls \`app.publish\` — the ceiling of the stack. Socket.IO 4 (\`bench/peers/socketio.mjs\`): WebSocket transport only, rooms joined by an acknowledged \`subscribe\` event; in memory, published by an HTTP endpoint; with \`@socket.io/redis-adapter\`, published through \`@socket.io/redis-emitter\` from the publisher process, as Socket.IO backends do. Nchan: Debian's nginx + libnginx-mod-nchan, one worker process, WebSocket subscribers, HTTP publisher, with Redis in \`nostore\` mode (plain pub/sub, like Herald).
+- *Load generator* (\`bench/client/\`): worker processes with a minimal WebSocket client on raw TCP sockets (upgrade, frame parsing straight from the bytes, pongs, masked client frames), the same code for every server. Every Herald connection authenticates with its own HS256 JWT and subscribes (waits for the ack) before it counts.
+- *Publisher* (\`bench/publisher/\`): a separate process; keep-alive HTTP/1.1, one request in flight per connection, at most 128 connections. Every payload embeds its send time in µs on CLOCK_MONOTONIC (\`{"t":…,"s":…,"p":"…"}\`, ${o.payloadBytes} bytes), the same clock in every process, and receivers compute publish → receipt latency from it for every delivery (histogram with 2 % buckets).
+- *Steps.* Fixed-rate steps of ${o.stepSeconds} s; a step ends when every expected delivery has arrived, or none for 2 s. Expected = Σ over accepted messages of the subscribers of their topic. A step counts as *saturated* on any loss, publish failure, push-back (HTTP 503, or fewer than 98 % of the messages sent in time because the server answered too slowly), or p99 latency over ${o.latencyLimitMs} ms; the sweep stops there. Bursts publish a fixed number of messages with 64 in flight.
+- *CPU and memory* of every process (server, Redis, workers, publisher) from /proc: utime + stime per step, VmRSS (nginx: master + worker).
+`);
+
+  const fanout = results.scenarios?.fanout;
+  if (fanout) {
+    sections.push(`## Fan-out\n\n${fanout.description}\n`);
+    for (const base of [...new Set(fanout.runs.map((r) => r.subscribersBase))]) {
+      const runs = fanout.runs.filter((r) => r.subscribersBase === base);
+      sections.push(`### ${n(runs[0]?.connections ?? base)} subscribers\n\nFixed rates:\n\n${stepTable(runs, m.cores)}\n\nMax-rate burst:\n\n${burstTable(runs, m.cores)}\n`);
+      const p = problems(runs);
+      if (p) sections.push(`${p}\n`);
+    }
+    sections.push(`${chartLinks('fanout')}\n`);
+  }
+
+  const topics = results.scenarios?.topics;
+  if (topics) {
+    sections.push(`## Many topics\n\n${topics.description} *server µs/msg* is the server's CPU (all of it: HTTP ingest, Redis, fan-out to the topic's subscribers) divided by the messages accepted.\n\n${stepTable(topics.runs, m.cores, true)}\n`);
+    const p = problems(topics.runs);
+    if (p) sections.push(`${p}\n`);
+    sections.push(`${chartLinks('topics')}\n`);
+  }
+
+  const conns = results.scenarios?.connections;
+  if (conns) {
+    sections.push(`## Connect storm and idle connections\n\n${conns.description} *RSS per idle connection* = (server RSS after the idle period − server RSS before the first connection) / connections; both samples follow the same idle time, so that a Node.js server has had the same chance to shrink its heap (V8 does so only after a few seconds without work). The connections open in four equal parts (the storm's CPU is summed over them), the server's RSS sampled 1 s after each: *RSS slope during the storm* is the least-squares slope over those samples, the memory each further connection costs while the storm's garbage is still there. *Subscribed (checked)*: after the idle period, one message per topic; how many connections received theirs.\n\n${connectionsTable(conns.runs)}\n`);
+    const p = problems(conns.runs);
+    if (p) sections.push(`${p}\n`);
+    sections.push(`${chartLinks('connections')}\n`);
+  }
+
+  const cluster = results.scenarios?.cluster;
+  if (cluster) {
+    sections.push(`## Three nodes over one Redis\n\n${cluster.description}\n\nFixed rates:\n\n${stepTable(cluster.runs, m.cores)}\n\nMax-rate burst:\n\n${burstTable(cluster.runs, m.cores)}\n`);
+    const p = problems(cluster.runs);
+    if (p) sections.push(`${p}\n`);
+    sections.push(`${chartLinks('cluster')}\n`);
+  }
+
+  const unavailable = Object.entries(results.unavailable ?? {});
+  if (unavailable.length) sections.push(`## Peers that could not run\n\n${unavailable.map(([k, v]) => `- ${k}: ${v}`).join('\n')}\n`);
+
+  const notesPath = `${chartsDir}/notes.md`;
+  if (existsSync(notesPath)) sections.push(`## Analysis\n\n${readFileSync(notesPath, 'utf8').trim()}\n`);
+
+  sections.push(`## Results file\n\n${FIELDS}\n`);
+
+  writeFileSync(docPath, sections.join('\n'));
+  return [docPath, ...charts.map((c) => c.file)];
+}

@@ -1,0 +1,86 @@
+/**
+ * Herald under test: `node dist/main.js` (built by `npm run bench`), one node
+ * or several over one private Redis. Production mode, warn-level logs, no
+ * client rate limit (the load generator's own clients must not be limited)
+ * and no connection cap. With --profile each node runs under
+ * `node --cpu-prof` (profiles in bench/results/profiles, written when the node
+ * exits after SIGTERM) and answers SIGUSR2 with a heap snapshot.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitReady } from '../lib/net.mjs';
+import { startRedis } from '../lib/redis.mjs';
+
+export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+export const JWT_SECRET = 'bench-jwt-secret-0123456789abcdef0123456789';
+export const API_KEY = 'bench-api-key-0123456789abcdef';
+
+/**
+ * @param {import('./index.mjs').StartContext} ctx
+ * @param {{ redis: boolean, nodes: number }} shape
+ * @returns {Promise<import('./index.mjs').Instance>}
+ */
+export async function startHerald(ctx, shape) {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm run bench does)`);
+  const redis = shape.redis ? await startRedis(ctx.procs) : undefined;
+  const servers = [];
+  const ports = [];
+  for (let node = 0; node < shape.nodes; node++) {
+    const execArgv = [];
+    let cwd;
+    if (ctx.profileDir) {
+      mkdirSync(ctx.profileDir, { recursive: true });
+      execArgv.push('--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=${ctx.runName}-node${node}.cpuprofile`, '--heapsnapshot-signal=SIGUSR2');
+      cwd = ctx.profileDir;
+    }
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const metricsPort = await freePort();
+      const env = {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        NODE_ENV: 'production',
+        HERALD_HOST: '127.0.0.1',
+        HERALD_PORT: String(port),
+        HERALD_METRICS_PORT: String(metricsPort),
+        HERALD_NODE_ID: `bench-${node}`,
+        HERALD_JWT_SECRET: JWT_SECRET,
+        HERALD_API_KEYS: API_KEY,
+        HERALD_LOG_LEVEL: 'warn',
+        HERALD_CLIENT_RATE: '0',
+        HERALD_MAX_CONNECTIONS: '0',
+        HERALD_DRAIN_SECONDS: '0',
+        ...(redis ? { HERALD_REDIS_URL: redis.url } : {}),
+      };
+      const proc = ctx.procs.spawn('server', `herald-${node}`, process.execPath, [...execArgv, MAIN], { env, cwd });
+      try {
+        await waitReady(port, '/readyz', 15_000, `herald node ${node}`, proc);
+        servers.push(proc);
+        ports.push(port);
+        break;
+      } catch (error) {
+        await ctx.procs.stop(proc);
+        // The port may have been taken between freePort() and Herald's bind (other programs run here too).
+        if (attempt >= 3) throw error;
+      }
+    }
+  }
+  return {
+    dialect: 'herald',
+    ports,
+    secret: JWT_SECRET,
+    servers,
+    redis: redis?.proc,
+    publish: {
+      kind: 'herald',
+      ports,
+      headers: `Authorization: Bearer ${API_KEY}\r\nContent-Type: application/json\r\n`,
+    },
+    async stop() {
+      // Profiles are written at a clean exit: SIGTERM (drain of 0 s), not SIGKILL.
+      const signal = ctx.profileDir ? 'SIGTERM' : 'SIGKILL';
+      await Promise.all(servers.map((s) => ctx.procs.stop(s, signal, 20_000)));
+      if (redis) await ctx.procs.stop(redis.proc);
+    },
+  };
+}
