@@ -58,6 +58,8 @@ export class RedisBroker implements Broker {
   private upWaiters: (() => void)[] = [];
   private closed = false;
   private lastInvalidLog = 0;
+  /** Subscriptions of the current event-loop turn, sent together (see subscribe). */
+  private subscribeQueue: { topic: string; resolve: () => void; reject: (error: HeraldError) => void }[] = [];
   /** Publishes of the current event-loop turn, sent together (see publish). */
   private outbox: { channel: string; payload: string; resolve: () => void; reject: (error: HeraldError) => void }[] = [];
 
@@ -100,21 +102,45 @@ export class RedisBroker implements Broker {
     return this.up && !this.closed;
   }
 
-  async subscribe(topic: string): Promise<void> {
-    if (!this.isUp()) throw new HeraldError('unavailable', 'Redis unavailable');
+  /**
+   * Subscriptions of one event-loop turn go out as one SUBSCRIBE with many
+   * channels: when a drained node's clients reconnect here at once, thousands
+   * of topics arrive within a few turns.
+   */
+  subscribe(topic: string): Promise<void> {
+    if (!this.isUp()) return Promise.reject(new HeraldError('unavailable', 'Redis unavailable'));
     // Wanted from now on, so that a reconnect racing with this SUBSCRIBE restores it too.
     this.wanted.add(topic);
-    try {
-      await this.topology!.subscribe([channelFor(this.prefix, topic)]);
-    } catch (error) {
-      // The Hub forgets a topic whose subscription failed; so does the broker.
-      this.wanted.delete(topic);
-      throw new HeraldError('unavailable', `Redis subscribe failed: ${(error as Error).message}`, { cause: error });
-    }
+    return new Promise((resolve, reject) => {
+      if (this.subscribeQueue.length === 0) setImmediate(this.sendSubscribes);
+      this.subscribeQueue.push({ topic, resolve, reject });
+    });
   }
+
+  private readonly sendSubscribes = (): void => {
+    const batch = this.subscribeQueue;
+    this.subscribeQueue = [];
+    const fail = (error: unknown): void => {
+      for (const entry of batch) {
+        // The Hub forgets a topic whose subscription failed; so does the broker.
+        this.wanted.delete(entry.topic);
+        entry.reject(new HeraldError('unavailable', `Redis subscribe failed: ${(error as Error).message}`, { cause: error }));
+      }
+    };
+    if (this.closed) return fail(new Error('broker is closed'));
+    this.topology!.subscribe(batch.map((entry) => channelFor(this.prefix, entry.topic))).then(() => {
+      for (const entry of batch) entry.resolve();
+    }, fail);
+  };
 
   async unsubscribe(topic: string): Promise<void> {
     this.wanted.delete(topic);
+    // A SUBSCRIBE still queued for this turn would otherwise reach Redis after this UNSUBSCRIBE.
+    const queued = this.subscribeQueue.findIndex((entry) => entry.topic === topic);
+    if (queued >= 0) {
+      this.subscribeQueue.splice(queued, 1)[0]!.resolve();
+      return;
+    }
     // While down there is nothing to do: the resubscription after reconnect uses `wanted`.
     if (!this.isUp()) return;
     await this.topology!.unsubscribe([channelFor(this.prefix, topic)]);

@@ -90,6 +90,18 @@ export function brokerContract(factory: BrokerFactory): void {
       expect(node.received.map((r) => r.topic)).toEqual(['contract.x', 'contract.barrier']);
     });
 
+    it(`broker(${factory.name}) - an unsubscribe right after a subscribe, in the same turn, wins`, async () => {
+      const node = await start();
+      const subscribed = node.broker.subscribe('contract.flicker');
+      await node.broker.unsubscribe('contract.flicker');
+      await subscribed;
+      await node.broker.subscribe('contract.barrier');
+      await node.broker.publish('contract.flicker', message(1));
+      await node.broker.publish('contract.barrier', message(2));
+      await waitUntil(() => node.received.length >= 1, 'the barrier message');
+      expect(node.received.map((r) => r.topic)).toEqual(['contract.barrier']);
+    });
+
     it(`broker(${factory.name}) - close is idempotent and later publishes fail with unavailable`, async () => {
       const node = await start();
       await node.broker.close();
