@@ -89,6 +89,11 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     log: log.child({ component: 'ws' }),
   });
   transport.attach(app);
+  metrics.readLiveCounts({
+    connections: () => transport.connectionCount,
+    subscriptions: () => transport.subscriptions,
+    topics: () => hub.localTopicCount,
+  });
 
   let draining = false;
   attachHttpRoutes(app, {

@@ -4,7 +4,7 @@
  * socket's life; this module owns what is said on it.
  */
 import type { WebSocket } from 'uWebSockets.js';
-import type { Authenticator, Identity } from './auth/authenticator.js';
+import type { Authenticator, AuthOutcome, Identity } from './auth/authenticator.js';
 import type { Broker } from './broker/broker.js';
 import type { Limits } from './config.js';
 import { CloseCode, type AuthFailure, type ErrorCode } from './errors.js';
@@ -147,31 +147,35 @@ export class ClientProtocol {
   }
 
   private reauthenticate(ws: ClientSocket, conn: Connection, current: Identity, id: FrameId, token: string): void {
-    this.deps.authenticator.verify(token, (outcome) => {
-      if (conn.closed) return;
-      if (!outcome.ok) {
-        this.deps.metrics.authFailures.inc({ reason: outcome.reason });
-        this.deps.log.info({ conn: conn.id, sub: current.sub, reason: outcome.reason, detail: outcome.detail }, 'token refresh rejected');
-        this.failLater(ws, conn, id, 'token_invalid', outcome.reason === 'token_expired' ? 'new token has expired' : `new token rejected: ${outcome.detail}`);
-        return;
+    const outcome = this.deps.authenticator.verify(token);
+    if ('then' in outcome) void outcome.then((settled) => this.applyToken(ws, conn, current, id, settled));
+    else this.applyToken(ws, conn, current, id, outcome);
+  }
+
+  private applyToken(ws: ClientSocket, conn: Connection, current: Identity, id: FrameId, outcome: AuthOutcome): void {
+    if (conn.closed) return;
+    if (!outcome.ok) {
+      this.deps.metrics.authFailures.inc({ reason: outcome.reason });
+      this.deps.log.info({ conn: conn.id, sub: current.sub, reason: outcome.reason, detail: outcome.detail }, 'token refresh rejected');
+      this.failLater(ws, conn, id, 'token_invalid', outcome.reason === 'token_expired' ? 'new token has expired' : `new token rejected: ${outcome.detail}`);
+      return;
+    }
+    const next = outcome.identity;
+    if (next.sub !== current.sub) {
+      this.failLater(ws, conn, id, 'token_invalid', 'new token has a different "sub"');
+      return;
+    }
+    const { expiry } = this.deps;
+    if (current.exp !== null) expiry.remove(ws, current.exp);
+    if (next.exp !== null) expiry.add(ws, next.exp);
+    conn.identity = next;
+    ws.cork(() => {
+      for (const topic of ws.getTopics()) {
+        if (next.grants.canSubscribe(topic, next.sub)) continue;
+        if (ws.unsubscribe(topic)) conn.subscriptions--;
+        ws.send(encodeUnsubscribed(topic, 'forbidden'));
       }
-      const next = outcome.identity;
-      if (next.sub !== current.sub) {
-        this.failLater(ws, conn, id, 'token_invalid', 'new token has a different "sub"');
-        return;
-      }
-      const { expiry } = this.deps;
-      if (current.exp !== null) expiry.remove(ws, current.exp);
-      if (next.exp !== null) expiry.add(ws, next.exp);
-      conn.identity = next;
-      ws.cork(() => {
-        for (const topic of ws.getTopics()) {
-          if (next.grants.canSubscribe(topic, next.sub)) continue;
-          if (ws.unsubscribe(topic)) conn.subscriptions--;
-          ws.send(encodeUnsubscribed(topic, 'forbidden'));
-        }
-        ws.send(encodeAck(id));
-      });
+      ws.send(encodeAck(id));
     });
   }
 

@@ -29,6 +29,8 @@ interface TopicState {
 
 export class Hub {
   private readonly topics = new Map<string, TopicState>();
+  /** Local topics with at least one subscriber (the Map above also holds lingering ones). */
+  private localTopics = 0;
   private readonly publishedFromBroker;
   private readonly noSubscribers;
 
@@ -76,13 +78,13 @@ export class Hub {
 
   /** The first local subscriber of `topic` arrived (uWebSockets.js subscription count 0 → 1). */
   topicGained(topic: string): void {
-    this.metrics.topics.inc();
+    this.localTopics++;
     void this.ensure(topic);
   }
 
   /** The last local subscriber of `topic` left (count 1 → 0). */
   topicLost(topic: string): void {
-    this.metrics.topics.dec();
+    this.localTopics--;
     const state = this.topics.get(topic);
     if (state === undefined) return;
     if (this.lingerMs === 0) {
@@ -99,6 +101,10 @@ export class Hub {
     this.broker.unsubscribe(topic).catch((error: unknown) => {
       this.log.warn({ topic, err: error }, 'broker unsubscribe failed');
     });
+  }
+
+  get localTopicCount(): number {
+    return this.localTopics;
   }
 
   /** Topics the broker is (or is being) subscribed to for this node. */

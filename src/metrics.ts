@@ -11,14 +11,33 @@ export type PublishSource = 'http' | 'client' | 'broker';
 /** Why a message, or a connection's share of messages, was not delivered. */
 export type DropReason = 'invalid' | 'no_subscribers' | 'slow_consumer';
 
+/** Counts the node keeps anyway; the gauges read them when scraped instead of being updated per event. */
+export interface LiveCounts {
+  connections(): number;
+  subscriptions(): number;
+  topics(): number;
+}
+
+function liveGauge(registry: Registry, name: string, help: string, read: () => number): Gauge {
+  return new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
 export class Metrics {
   readonly registry = new Registry();
+  private live: LiveCounts | undefined;
 
-  readonly connections = new Gauge({ name: 'herald_connections', help: 'Open authenticated WebSocket connections', registers: [this.registry] });
+  readonly connections = liveGauge(this.registry, 'herald_connections', 'Open authenticated WebSocket connections', () => this.live?.connections() ?? 0);
   readonly connectionsOpened = new Counter({ name: 'herald_connections_opened_total', help: 'Authenticated WebSocket connections opened', registers: [this.registry] });
   readonly disconnections = new Counter({ name: 'herald_disconnections_total', help: 'Authenticated WebSocket connections closed, by close code', labelNames: ['code'] as const, registers: [this.registry] });
-  readonly subscriptions = new Gauge({ name: 'herald_subscriptions', help: 'Topic subscriptions held by local connections', registers: [this.registry] });
-  readonly topics = new Gauge({ name: 'herald_topics', help: 'Local topics with at least one subscriber', registers: [this.registry] });
+  readonly subscriptions = liveGauge(this.registry, 'herald_subscriptions', 'Topic subscriptions held by local connections', () => this.live?.subscriptions() ?? 0);
+  readonly topics = liveGauge(this.registry, 'herald_topics', 'Local topics with at least one subscriber', () => this.live?.topics() ?? 0);
   readonly published = new Counter({ name: 'herald_messages_published_total', help: 'Messages entering this node, by source', labelNames: ['source'] as const, registers: [this.registry] });
   readonly delivered = new Counter({ name: 'herald_messages_delivered_total', help: 'Message frames handed to sockets', registers: [this.registry] });
   readonly dropped = new Counter({ name: 'herald_messages_dropped_total', help: 'Messages not delivered, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
@@ -33,6 +52,11 @@ export class Metrics {
   readonly brokerUp = new Gauge({ name: 'herald_broker_up', help: '1 when the broker is connected, else 0', registers: [this.registry] });
   readonly brokerReconnects = new Counter({ name: 'herald_broker_reconnects_total', help: 'Times the broker connection came back after being lost', registers: [this.registry] });
   readonly draining = new Gauge({ name: 'herald_draining', help: '1 while the node drains before shutdown', registers: [this.registry] });
+
+  /** Where the connection, subscription and topic gauges read their values. */
+  readLiveCounts(live: LiveCounts): void {
+    this.live = live;
+  }
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

@@ -25,13 +25,17 @@ export type AuthOutcome =
   | { readonly ok: false; readonly reason: Exclude<AuthFailure, 'token_missing'>; readonly detail: string };
 
 export interface Authenticator {
-  /** Calls `done` exactly once, synchronously whenever no key has to be fetched. Never throws. */
-  verify(token: string, done: (outcome: AuthOutcome) => void): void;
+  /**
+   * The outcome, directly whenever no key has to be fetched (secrets, PEM keys,
+   * cached JWKS keys), else a promise of it. Never throws, never rejects.
+   */
+  verify(token: string): AuthOutcome | Promise<AuthOutcome>;
 }
 
 const JWKS_KEY_TTL_MS = 10 * 60 * 1000;
 
-type KeyCallback = (error: string | undefined, key?: KeyObject) => void;
+/** A key, or why there is none. */
+type KeyLookup = KeyObject | string;
 
 export class JwtAuthenticator implements Authenticator {
   private readonly secret: KeyObject | undefined;
@@ -50,22 +54,23 @@ export class JwtAuthenticator implements Authenticator {
     this.audience = config.audience === undefined ? undefined : new Set(config.audience);
   }
 
-  verify(token: string, done: (outcome: AuthOutcome) => void): void {
+  verify(token: string): AuthOutcome | Promise<AuthOutcome> {
     const jws = decodeJws(token);
-    if (typeof jws === 'string') return done(invalid(jws));
+    if (typeof jws === 'string') return invalid(jws);
     const alg = jws.header.alg;
-    if (!this.allowed.has(alg)) return done(invalid(`algorithm ${alg.slice(0, 16)} is not allowed`));
-    this.keyFor(alg as Algorithm, jws.header.kid, (error, key) => {
-      if (error !== undefined || key === undefined) return done(invalid(error ?? 'no key'));
-      let outcome: AuthOutcome;
-      try {
-        outcome = this.check(alg as Algorithm, jws, key);
-      } catch (thrown) {
-        // node:crypto may throw on a signature it cannot even parse: that is a bad token, not a server fault.
-        outcome = invalid(`signature check failed: ${(thrown as Error).message}`);
-      }
-      done(outcome);
-    });
+    if (!this.allowed.has(alg)) return invalid(`algorithm ${alg.slice(0, 16)} is not allowed`);
+    const key = this.keyFor(alg as Algorithm, jws.header.kid);
+    return typeof key === 'object' && 'then' in key ? key.then((fetched) => this.checkSafely(alg as Algorithm, jws, fetched)) : this.checkSafely(alg as Algorithm, jws, key);
+  }
+
+  private checkSafely(alg: Algorithm, jws: DecodedJws, key: KeyLookup): AuthOutcome {
+    if (typeof key === 'string') return invalid(key);
+    try {
+      return this.check(alg, jws, key);
+    } catch (thrown) {
+      // node:crypto may throw on a signature it cannot even parse: that is a bad token, not a server fault.
+      return invalid(`signature check failed: ${(thrown as Error).message}`);
+    }
   }
 
   /** Signature, then the registered claims, then Herald's own. */
@@ -103,24 +108,24 @@ export class JwtAuthenticator implements Authenticator {
   }
 
   /** Chooses the key by the token's algorithm family, so that an HMAC secret can never verify an RS/ES token or the reverse. */
-  private keyFor(alg: Algorithm, kid: string | undefined, callback: KeyCallback): void {
-    if (alg.startsWith('HS')) return callback(this.secret === undefined ? 'no secret for HMAC tokens' : undefined, this.secret);
-    if (this.jwks !== undefined && (kid !== undefined || this.config.publicKey === undefined)) return this.jwksKey(kid, callback);
-    callback(this.config.publicKey === undefined ? `no public key for ${alg}` : undefined, this.config.publicKey);
+  private keyFor(alg: Algorithm, kid: string | undefined): KeyLookup | Promise<KeyLookup> {
+    if (alg.startsWith('HS')) return this.secret ?? 'no secret for HMAC tokens';
+    if (this.jwks !== undefined && (kid !== undefined || this.config.publicKey === undefined)) return this.jwksKey(kid);
+    return this.config.publicKey ?? `no public key for ${alg}`;
   }
 
-  private jwksKey(kid: string | undefined, callback: KeyCallback): void {
+  private jwksKey(kid: string | undefined): KeyLookup | Promise<KeyLookup> {
     const cacheKey = kid ?? '';
     const cached = this.jwksKeys.get(cacheKey);
-    if (cached !== undefined && Date.now() - cached.fetchedAt < JWKS_KEY_TTL_MS) return callback(undefined, cached.key);
-    this.jwks!.getSigningKey(kid).then(
+    if (cached !== undefined && Date.now() - cached.fetchedAt < JWKS_KEY_TTL_MS) return cached.key;
+    return this.jwks!.getSigningKey(kid).then(
       (signingKey) => {
         const key = createPublicKey(signingKey.getPublicKey());
         if (this.jwksKeys.size > 1000) this.jwksKeys.clear();
         this.jwksKeys.set(cacheKey, { key, fetchedAt: Date.now() });
-        callback(undefined, key);
+        return key;
       },
-      (error: Error) => callback(`JWKS key ${kid ?? '(no kid)'} unavailable: ${error.message}`),
+      (error: Error) => `JWKS key ${kid ?? '(no kid)'} unavailable: ${error.message}`,
     );
   }
 }

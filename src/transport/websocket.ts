@@ -45,6 +45,8 @@ export class WebSocketTransport {
   private readonly protocol: ClientProtocol;
   private readonly origins: ReadonlySet<string>;
   private pendingUpgrades = 0;
+  /** Subscriptions held by local sockets, kept from uWebSockets.js's subscription events. */
+  private subscriptionCount = 0;
   private nextId = 1;
   private draining = false;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -81,6 +83,10 @@ export class WebSocketTransport {
     return this.sockets.size;
   }
 
+  get subscriptions(): number {
+    return this.subscriptionCount;
+  }
+
   private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
     if (this.draining) return sendJson(res, 503, { error: { code: 'unavailable', message: 'node is draining; connect to another node' } }, true);
     const origin = req.getHeader('origin');
@@ -114,25 +120,19 @@ export class WebSocketTransport {
     };
 
     if (token === undefined) return upgradeWith(undefined);
+    const outcome = this.deps.authenticator.verify(token);
+    if (!('then' in outcome)) return upgradeWith(outcome);
 
-    let synchronous = true;
-    let settled = false;
+    // Verification went asynchronous (a JWKS key fetch): uWebSockets.js requires an abort handler meanwhile.
     let aborted = false;
     this.pendingUpgrades++;
-    this.deps.authenticator.verify(token, (outcome) => {
-      settled = true;
-      this.pendingUpgrades--;
-      if (aborted) return;
-      if (synchronous) upgradeWith(outcome);
-      else res.cork(() => upgradeWith(outcome));
+    res.onAborted(() => {
+      aborted = true;
     });
-    synchronous = false;
-    // Verification went asynchronous (a JWKS key fetch): uWebSockets.js requires an abort handler meanwhile.
-    if (!settled) {
-      res.onAborted(() => {
-        aborted = true;
-      });
-    }
+    void outcome.then((settled) => {
+      this.pendingUpgrades--;
+      if (!aborted) res.cork(() => upgradeWith(settled));
+    });
   }
 
   private open(ws: ClientSocket): void {
@@ -153,7 +153,6 @@ export class WebSocketTransport {
     }
     this.sockets.add(ws);
     if (identity.exp !== null) this.expiry.add(ws, identity.exp);
-    this.deps.metrics.connections.inc();
     this.deps.metrics.connectionsOpened.inc();
     this.deps.log.debug({ conn: conn.id, sub: identity.sub }, 'connection opened');
     ws.send(encodeWelcome(this.deps.nodeId, identity.sub, identity.exp));
@@ -165,18 +164,17 @@ export class WebSocketTransport {
     conn.closed = true;
     if (!wasOpen) return;
     if (conn.identity?.exp != null) this.expiry.remove(ws, conn.identity.exp);
-    this.deps.metrics.connections.dec();
     this.deps.metrics.disconnections.inc({ code: KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other' });
     this.deps.log.debug({ conn: conn.id, sub: conn.identity?.sub, code }, 'connection closed');
   }
 
   private subscriptionChanged(topic: ArrayBuffer, newCount: number, oldCount: number): void {
-    const { hub, metrics } = this.deps;
+    const { hub } = this.deps;
     if (newCount > oldCount) {
-      metrics.subscriptions.inc();
+      this.subscriptionCount++;
       if (oldCount === 0) hub.topicGained(Buffer.from(topic).toString('latin1'));
     } else {
-      metrics.subscriptions.dec();
+      this.subscriptionCount--;
       if (newCount === 0) hub.topicLost(Buffer.from(topic).toString('latin1'));
     }
   }

@@ -120,10 +120,10 @@ function reference(token: string, setup: Setup): 'ok' | 'expired' | 'invalid' {
 }
 
 function herald(token: string, setup: Setup): 'ok' | 'expired' | 'invalid' {
-  let outcome: AuthOutcome | undefined;
-  new JwtAuthenticator(setup.config).verify(token, (o) => (outcome = o));
-  expect(outcome, 'verification completes synchronously for PEM keys and secrets').toBeDefined();
-  return outcome!.ok ? 'ok' : outcome!.reason === 'token_expired' ? 'expired' : 'invalid';
+  const outcome = new JwtAuthenticator(setup.config).verify(token);
+  expect('then' in outcome, 'verification completes synchronously for PEM keys and secrets').toBe(false);
+  const settled = outcome as AuthOutcome;
+  return settled.ok ? 'ok' : settled.reason === 'token_expired' ? 'expired' : 'invalid';
 }
 
 /**
