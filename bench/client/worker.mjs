@@ -7,6 +7,7 @@
  * Requests: prepare, connect, reset, stats, close; each answered with the
  * request's id. The worker exits when its parent goes away.
  */
+import { serveRpc } from '../lib/rpc.mjs';
 import jwt from 'jsonwebtoken';
 import { Histogram, nowUs } from '../lib/histogram.mjs';
 import { DIALECTS, sentAt } from './dialects.mjs';
@@ -186,15 +187,4 @@ function close() {
   return {};
 }
 
-const handlers = { prepare, connect, reset, stats, close };
-
-process.on('message', async (request) => {
-  let reply;
-  try {
-    reply = { id: request.id, ok: true, value: await handlers[request.op](request) };
-  } catch (error) {
-    reply = { id: request.id, ok: false, error: String(error?.stack ?? error) };
-  }
-  process.send?.(reply);
-});
-process.on('disconnect', () => process.exit(0));
+serveRpc({ prepare, connect, reset, stats, close });

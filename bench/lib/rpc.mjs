@@ -55,3 +55,21 @@ export class Rpc {
     });
   }
 }
+
+/**
+ * The child's side: answers the parent's Rpc calls with `handlers[op](request)`,
+ * and exits when the parent goes away.
+ * @param {Record<string, (request: any) => unknown>} handlers
+ */
+export function serveRpc(handlers) {
+  process.on('message', async (request) => {
+    let reply;
+    try {
+      reply = { id: request.id, ok: true, value: await handlers[request.op](request) };
+    } catch (error) {
+      reply = { id: request.id, ok: false, error: String(error?.stack ?? error) };
+    }
+    process.send?.(reply);
+  });
+  process.on('disconnect', () => process.exit(0));
+}

@@ -15,6 +15,7 @@
  * failed otherwise, per topic, and how far it fell behind the requested rate
  * (slower acceptance is push-back too).
  */
+import { serveRpc } from '../lib/rpc.mjs';
 import { Emitter } from '@socket.io/redis-emitter';
 import { Redis } from 'ioredis';
 import { nowUs } from '../lib/histogram.mjs';
@@ -168,15 +169,4 @@ function close() {
   return {};
 }
 
-const handlers = { configure, run, close };
-
-process.on('message', async (request) => {
-  let reply;
-  try {
-    reply = { id: request.id, ok: true, value: await handlers[request.op](request) };
-  } catch (error) {
-    reply = { id: request.id, ok: false, error: String(error?.stack ?? error) };
-  }
-  process.send?.(reply);
-});
-process.on('disconnect', () => process.exit(0));
+serveRpc({ configure, run, close });
