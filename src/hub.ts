@@ -107,11 +107,6 @@ export class Hub {
     return this.localTopics;
   }
 
-  /** Topics the broker is (or is being) subscribed to for this node. */
-  brokerTopics(): IterableIterator<string> {
-    return this.topics.keys();
-  }
-
   /** The broker's message handler: once per message per node, whatever the number of subscribers. */
   readonly deliver = (topic: string, message: BrokerMessage): void => {
     this.publishedFromBroker.inc();

@@ -181,10 +181,6 @@ export class RedisBroker implements Broker {
     await this.topology?.close();
   }
 
-  /** Topics this broker will restore after a reconnect. */
-  wantedTopics(): ReadonlySet<string> {
-    return this.wanted;
-  }
 
   private setUp(up: boolean): void {
     if (this.up === up || (up && this.closed)) return;

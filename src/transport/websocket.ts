@@ -14,7 +14,7 @@ import { ExpiryWheel } from '../lifecycle/expiry.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { encodeWelcome } from '../protocol/frames.js';
-import { sendJson } from './http.js';
+import { sendError } from './http.js';
 
 export const WEBSOCKET_PATH = '/ws';
 const SUBPROTOCOL = 'herald.v1';
@@ -88,14 +88,14 @@ export class WebSocketTransport {
   }
 
   private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
-    if (this.draining) return sendJson(res, 503, { error: { code: 'unavailable', message: 'node is draining; connect to another node' } }, true);
+    if (this.draining) return sendError(res, 'unavailable', 'node is draining; connect to another node', true);
     const origin = req.getHeader('origin');
     if (this.origins.size > 0 && origin !== '' && !this.origins.has(origin.toLowerCase())) {
-      return sendJson(res, 403, { error: { code: 'forbidden', message: 'origin not allowed' } }, true);
+      return sendError(res, 'forbidden', 'origin not allowed', true);
     }
     const max = this.deps.limits.maxConnections;
     if (max > 0 && this.sockets.size + this.pendingUpgrades >= max) {
-      return sendJson(res, 503, { error: { code: 'unavailable', message: 'node is at its connection limit; connect to another node' } }, true);
+      return sendError(res, 'unavailable', 'node is at its connection limit; connect to another node', true);
     }
     // Everything the upgrade needs from the request must be read now: req does not outlive this call.
     const key = req.getHeader('sec-websocket-key');
