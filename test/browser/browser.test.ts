@@ -66,7 +66,7 @@ describe.runIf(haveChromium)('browser - Herald from headless Chromium', () => {
             const frame = JSON.parse(event.data as string) as { type: string };
             frames.push(frame);
             if (frame.type === 'welcome') ws.send(JSON.stringify({ type: 'subscribe', topic: 'prices.btc', id: 1 }));
-            if (frame.type === 'ack') (window as unknown as { subscribed: boolean }).subscribed = true;
+            if (frame.type === 'ack') (globalThis as unknown as { subscribed: boolean }).subscribed = true;
             if (frame.type === 'message') {
               clearTimeout(timer);
               ws.close(1000);
@@ -77,7 +77,7 @@ describe.runIf(haveChromium)('browser - Herald from headless Chromium', () => {
         }),
       url,
     );
-    await page.waitForFunction(() => (window as unknown as { subscribed?: boolean }).subscribed === true, undefined, { timeout: 8000 });
+    await page.waitForFunction(() => (globalThis as unknown as { subscribed?: boolean }).subscribed === true, undefined, { timeout: 8000 });
     expect((await publishHttp(node.httpUrl, { topic: 'prices.btc', data: { price: 97000 } }, API_KEY)).status).toBe(202);
     const frames = await received;
     expect(frames[0]).toMatchObject({ type: 'welcome', sub: 'alice' });
