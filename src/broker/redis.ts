@@ -185,7 +185,8 @@ export class RedisBroker implements Broker {
   private setUp(up: boolean): void {
     if (this.up === up || (up && this.closed)) return;
     this.up = up;
-    this.onStatus?.(up);
+    // Closing on purpose is not an outage: nobody is told the broker went down.
+    if (!this.closed) this.onStatus?.(up);
     if (up) {
       for (const resolve of this.upWaiters.splice(0)) resolve();
     }
