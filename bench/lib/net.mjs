@@ -47,3 +47,27 @@ export async function waitReady(port, path, timeoutMs, what, proc) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Starts a server on a free port and waits for GET /readyz. The port can be
+ * taken between freePort() and the server's bind (other programs run here
+ * too), so a failed start is stopped and retried on a new port, three times.
+ * @template P
+ * @param {{ stop: (proc: P) => Promise<unknown> }} procs
+ * @param {string} what
+ * @param {(port: number) => P} spawn
+ * @returns {Promise<{ port: number, proc: P }>}
+ */
+export async function startOnFreePort(procs, what, spawn) {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const proc = spawn(port);
+    try {
+      await waitReady(port, '/readyz', 15_000, what, /** @type {any} */ (proc));
+      return { port, proc };
+    } catch (error) {
+      await procs.stop(proc);
+      if (attempt >= 3) throw error;
+    }
+  }
+}

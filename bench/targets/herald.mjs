@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitReady } from '../lib/net.mjs';
+import { startOnFreePort } from '../lib/net.mjs';
 import { startRedis } from '../lib/redis.mjs';
 
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -33,16 +33,15 @@ export async function startHerald(ctx, shape) {
       execArgv.push('--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=${ctx.runName}-node${node}.cpuprofile`, '--heapsnapshot-signal=SIGUSR2');
       cwd = ctx.profileDir;
     }
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const metricsPort = await freePort();
+    const { port, proc } = await startOnFreePort(ctx.procs, `herald node ${node}`, (port) => {
       const env = {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '/tmp',
         NODE_ENV: 'production',
         HERALD_HOST: '127.0.0.1',
         HERALD_PORT: String(port),
-        HERALD_METRICS_PORT: String(metricsPort),
+        // 0: Herald picks a free metrics port itself; the harness reads metrics from /proc, not /metrics.
+        HERALD_METRICS_PORT: '0',
         HERALD_NODE_ID: `bench-${node}`,
         HERALD_JWT_SECRET: JWT_SECRET,
         HERALD_API_KEYS: API_KEY,
@@ -52,18 +51,10 @@ export async function startHerald(ctx, shape) {
         HERALD_DRAIN_SECONDS: '0',
         ...(redis ? { HERALD_REDIS_URL: redis.url } : {}),
       };
-      const proc = ctx.procs.spawn('server', `herald-${node}`, process.execPath, [...execArgv, MAIN], { env, cwd });
-      try {
-        await waitReady(port, '/readyz', 15_000, `herald node ${node}`, proc);
-        servers.push(proc);
-        ports.push(port);
-        break;
-      } catch (error) {
-        await ctx.procs.stop(proc);
-        // The port may have been taken between freePort() and Herald's bind (other programs run here too).
-        if (attempt >= 3) throw error;
-      }
-    }
+      return ctx.procs.spawn('server', `herald-${node}`, process.execPath, [...execArgv, MAIN], { env, cwd });
+    });
+    servers.push(proc);
+    ports.push(port);
   }
   return {
     dialect: 'herald',

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitReady } from '../lib/net.mjs';
+import { startOnFreePort } from '../lib/net.mjs';
 import { startRedis } from '../lib/redis.mjs';
 import { nchanConf } from './nchan-conf.mjs';
 
@@ -16,20 +16,12 @@ const SOCKETIO = fileURLToPath(new URL('../peers/socketio.mjs', import.meta.url)
  * @param {import('./index.mjs').StartContext} ctx
  */
 async function startNodePeer(ctx, name, module, env) {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const proc = ctx.procs.spawn('server', name, process.execPath, [module], {
+  return startOnFreePort(ctx.procs, name, (port) =>
+    ctx.procs.spawn('server', name, process.execPath, [module], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', PORT: String(port), ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    try {
-      await waitReady(port, '/readyz', 15_000, name, proc);
-      return { port, proc };
-    } catch (error) {
-      await ctx.procs.stop(proc);
-      if (attempt >= 3) throw error;
-    }
-  }
+    }),
+  );
 }
 
 /** @param {import('./index.mjs').StartContext} ctx @returns {Promise<import('./index.mjs').Instance>} */
@@ -116,23 +108,16 @@ export async function startNchan(ctx, shape) {
   const servers = [];
   const ports = [];
   for (let node = 0; node < shape.nodes; node++) {
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+    const { port, proc } = await startOnFreePort(ctx.procs, `nginx/nchan node ${node}`, (port) => {
       const dir = mkdtempSync(join(tmpdir(), 'herald-bench-nchan-'));
       for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub));
       writeFileSync(join(dir, 'nginx.conf'), nchanConf({ dir, port, module, redisPort: redis?.port, maxConnections: ctx.maxConnections }));
-      const proc = ctx.procs.spawn('server', `nchan-${node}`, nginx, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { tree: true });
-      ctx.procs.ownDir(proc, dir);
-      try {
-        await waitReady(port, '/readyz', 15_000, `nginx/nchan node ${node}`, proc);
-        servers.push(proc);
-        ports.push(port);
-        break;
-      } catch (error) {
-        await ctx.procs.stop(proc);
-        if (attempt >= 3) throw error;
-      }
-    }
+      const started = ctx.procs.spawn('server', `nchan-${node}`, nginx, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { tree: true });
+      ctx.procs.ownDir(started, dir);
+      return started;
+    });
+    servers.push(proc);
+    ports.push(port);
   }
   return {
     dialect: 'nchan',
