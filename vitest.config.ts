@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'sdk/test/**/*.test.ts'],
     globalSetup: ['test/setup/redis.ts'],
     // Every wait inside a test has its own, shorter timeout; these are the outer bounds.
     testTimeout: 30_000,
