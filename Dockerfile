@@ -16,11 +16,14 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 # --- build: TypeScript → dist/, with the dev dependencies --------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
+# sdk/ is an npm workspace of the root package: npm ci needs its manifest.
 COPY package.json package-lock.json ./
+COPY sdk/package.json ./sdk/
 # No install scripts: compiling needs only typescript and type packages, and
 # skipping them keeps optional native dev dependencies from trying to build.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
+COPY scripts ./scripts
 COPY src ./src
 RUN npm run build
 
@@ -28,6 +31,7 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY sdk/package.json ./sdk/
 # --ignore-scripts is safe: no production dependency needs an install script
 # (uWebSockets.js ships its binaries prebuilt; the only packages with scripts
 # are bufferutil and utf-8-validate, optional helpers of its fallback, which
