@@ -82,14 +82,13 @@ export class JwtAuthenticator implements Authenticator {
     if (typeof claims === 'string') return invalid(claims);
 
     const now = Math.floor(Date.now() / 1000);
-    const { nbf, exp } = claims;
-    if (nbf !== undefined) {
-      if (typeof nbf !== 'number') return invalid('claim "nbf" is not a number');
-      if (nbf > now) return invalid('token not active yet (nbf)');
+    const { nbf, exp, iat } = claims;
+    for (const [name, value] of [['exp', exp], ['nbf', nbf], ['iat', iat]] as const) {
+      if (value !== undefined && !isTimestamp(value)) return invalid(`claim "${name}" is not a time from 0 to ${MAX_TIMESTAMP} (unix seconds)`);
     }
+    if (nbf !== undefined && (nbf as number) > now) return invalid('token not active yet (nbf)');
     if (exp !== undefined) {
-      if (typeof exp !== 'number') return invalid('claim "exp" is not a number');
-      if (now >= exp) return { ok: false, reason: 'token_expired', detail: 'token expired' };
+      if (now >= (exp as number)) return { ok: false, reason: 'token_expired', detail: 'token expired' };
     } else if (this.config.requireExp) {
       return invalid('claim "exp" is required');
     }
@@ -104,7 +103,7 @@ export class JwtAuthenticator implements Authenticator {
     if (typeof sub !== 'string' || sub.length === 0) return invalid('claim "sub" is missing or not a non-empty string');
     const grants = this.grants.fromClaims(claims.topics, claims.publish);
     if (typeof grants === 'string') return invalid(grants);
-    return { ok: true, identity: { sub, exp: typeof exp === 'number' ? exp : null, grants } };
+    return { ok: true, identity: { sub, exp: exp === undefined ? null : (exp as number), grants } };
   }
 
   /** Chooses the key by the token's algorithm family, so that an HMAC secret can never verify an RS/ES token or the reverse. */
@@ -128,6 +127,17 @@ export class JwtAuthenticator implements Authenticator {
       (error: Error) => `JWKS key ${kid ?? '(no kid)'} unavailable: ${error.message}`,
     );
   }
+}
+
+/**
+ * The latest time a token claim may name: 9999-12-31T23:59:59Z. Beyond it (or
+ * not finite: `1e400` parses to Infinity) a time is nonsense, and an Infinity
+ * would even turn the welcome frame into invalid JSON.
+ */
+export const MAX_TIMESTAMP = 253402300799;
+
+function isTimestamp(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_TIMESTAMP;
 }
 
 function invalid(detail: string): AuthOutcome {
