@@ -6,11 +6,11 @@
  * JWKS keys already cached, so the common connect path allocates no promise;
  * only a JWKS key not seen before waits for a fetch.
  */
-import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
-import { JwksClient } from 'jwks-rsa';
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { Algorithm, JwtConfig } from '../config.js';
 import type { AuthFailure } from '../errors.js';
 import { GrantsCache, type Grants } from './grants.js';
+import { JwksKeys, type JwkLookup } from './jwks.js';
 import { decodeJws, decodePayload, keyMismatch, signatureValid, type DecodedJws } from './jws.js';
 
 export interface Identity {
@@ -32,24 +32,19 @@ export interface Authenticator {
   verify(token: string): AuthOutcome | Promise<AuthOutcome>;
 }
 
-const JWKS_KEY_TTL_MS = 10 * 60 * 1000;
-
 /** A key, or why there is none. */
 type KeyLookup = KeyObject | string;
 
 export class JwtAuthenticator implements Authenticator {
   private readonly secret: KeyObject | undefined;
-  private readonly jwks: JwksClient | undefined;
-  private readonly jwksKeys = new Map<string, { key: KeyObject; fetchedAt: number }>();
+  private readonly jwks: JwksKeys | undefined;
   private readonly grants = new GrantsCache();
   private readonly allowed: ReadonlySet<string>;
   private readonly audience: ReadonlySet<string> | undefined;
 
   constructor(private readonly config: JwtConfig) {
     this.secret = config.secret === undefined ? undefined : createSecretKey(Buffer.from(config.secret, 'utf8'));
-    this.jwks = config.jwksUrl === undefined
-      ? undefined
-      : new JwksClient({ jwksUri: config.jwksUrl, cache: true, rateLimit: true, jwksRequestsPerMinute: 10, timeout: 5000 });
+    this.jwks = config.jwksUrl === undefined ? undefined : new JwksKeys({ url: config.jwksUrl, refetchIntervalMs: config.jwksRefetchIntervalMs });
     this.allowed = new Set(config.algorithms);
     this.audience = config.audience === undefined ? undefined : new Set(config.audience);
   }
@@ -109,24 +104,21 @@ export class JwtAuthenticator implements Authenticator {
   /** Chooses the key by the token's algorithm family, so that an HMAC secret can never verify an RS/ES token or the reverse. */
   private keyFor(alg: Algorithm, kid: string | undefined): KeyLookup | Promise<KeyLookup> {
     if (alg.startsWith('HS')) return this.secret ?? 'no secret for HMAC tokens';
-    if (this.jwks !== undefined && (kid !== undefined || this.config.publicKey === undefined)) return this.jwksKey(kid);
+    if (this.jwks !== undefined && (kid !== undefined || this.config.publicKey === undefined)) return this.jwksKey(alg, kid);
     return this.config.publicKey ?? `no public key for ${alg}`;
   }
 
-  private jwksKey(kid: string | undefined): KeyLookup | Promise<KeyLookup> {
-    const cacheKey = kid ?? '';
-    const cached = this.jwksKeys.get(cacheKey);
-    if (cached !== undefined && Date.now() - cached.fetchedAt < JWKS_KEY_TTL_MS) return cached.key;
-    return this.jwks!.getSigningKey(kid).then(
-      (signingKey) => {
-        const key = createPublicKey(signingKey.getPublicKey());
-        if (this.jwksKeys.size > 1000) this.jwksKeys.clear();
-        this.jwksKeys.set(cacheKey, { key, fetchedAt: Date.now() });
-        return key;
-      },
-      (error: Error) => `JWKS key ${kid ?? '(no kid)'} unavailable: ${error.message}`,
-    );
+  private jwksKey(alg: Algorithm, kid: string | undefined): KeyLookup | Promise<KeyLookup> {
+    const found = this.jwks!.lookup(kid);
+    return found instanceof Promise ? found.then((settled) => fitsAlgorithm(alg, settled)) : fitsAlgorithm(alg, found);
   }
+}
+
+/** A JWK that states its `alg` verifies only tokens of exactly that algorithm (RFC 7517 4.4). */
+function fitsAlgorithm(alg: Algorithm, found: JwkLookup): KeyLookup {
+  if (typeof found === 'string') return found;
+  if (found.alg !== undefined && found.alg !== alg) return `the JWKS key is for ${found.alg.slice(0, 16)}, not ${alg}`;
+  return found.key;
 }
 
 /**
