@@ -73,6 +73,13 @@ describe('process - lifecycle of a separate Herald process', () => {
     expect(stderr).toContain('no JWT key configured');
   });
 
+  it('process - NODE_ENV=production without Redis refuses to start unless HERALD_BROKER=memory is chosen', async () => {
+    const { code, stderr } = await runToExit({ NODE_ENV: 'production', HERALD_JWT_SECRET: SECRET });
+    expect(code).toBe(1);
+    expect(stderr).toContain('no Redis configured in production');
+    expect(stderr).toContain('HERALD_BROKER=memory');
+  });
+
   it('process - invalid configuration lists every problem at once and exits 1', async () => {
     const { code, stderr } = await runToExit({ ...PRODUCTION, HERALD_PORT: 'eighty', HERALD_MAX_PAYLOAD: '-1', HERALD_JWT_ALGORITHMS: 'none', HERALD_LOG_LEVEL: 'loud' });
     expect(code).toBe(1);
