@@ -41,3 +41,16 @@ describe('envelope - the Redis message contract', () => {
     expect(channelFor('herald', 'prices.btc')).toBe('herald:prices.btc');
   });
 });
+
+describe('envelope - edges', () => {
+  it('envelope - a ts that is not finite (1e999 parses as Infinity) is replaced by the receive time', () => {
+    expect(decodeEnvelope('{"data":1,"ts":1e999}', 42)).toEqual({ data: '1', ts: 42 });
+    expect(decodeEnvelope('{"data":1,"ts":-1e999}', 42)).toEqual({ data: '1', ts: 42 });
+  });
+
+  it('envelope - data may nest 64 levels (the envelope 65); one more is refused', () => {
+    const nested = (depth: number): string => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+    expect(decodeEnvelope(`{"data":${nested(64)},"ts":5}`, 0)).toEqual({ data: nested(64), ts: 5 });
+    expect(decodeEnvelope(`{"data":${nested(65)},"ts":5}`, 0)).toBe('nested deeper than 65 levels');
+  });
+});

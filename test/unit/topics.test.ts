@@ -307,3 +307,10 @@ describe('matchPattern', () => {
     expect(matchPattern(pattern, 'user.alice', 'alice')).toBe(true);
   });
 });
+
+describe('patterns - edges', () => {
+  it('patterns - the empty string is refused as not a non-empty string, not as an empty segment', () => {
+    expect(compilePattern('')).toBe('not a non-empty string');
+    expect(compilePattern('.')).toContain('segment 1');
+  });
+});
