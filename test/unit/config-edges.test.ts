@@ -122,6 +122,9 @@ describe('config - keys, names and their messages', () => {
     expect(problemsOf({ ...REDIS, HERALD_REDIS_URL: 'redis://r:6379', HERALD_REDIS_CLUSTER_NODES: 'a:1' })).toEqual([
       'HERALD_REDIS_URL and HERALD_REDIS_CLUSTER_NODES are both set: choose one Redis mode (standalone URL, Sentinel, or Cluster)',
     ]);
+    expect(problemsOf({ ...REDIS, HERALD_BROKER: 'memory', HERALD_REDIS_URL: 'redis://r:6379', HERALD_REDIS_CLUSTER_NODES: 'a:1' })).toContain(
+      'HERALD_BROKER=memory but HERALD_REDIS_URL and HERALD_REDIS_CLUSTER_NODES is set: choose one (unset HERALD_BROKER to use Redis)',
+    );
     expect(problemsOf({ ...BASE, HERALD_NODE_ID: 'a b' })).toEqual([
       'HERALD_NODE_ID="a b": contains characters outside A-Z a-z 0-9 _ . : - or is too long; expected 1 to 128 of those characters',
     ]);
