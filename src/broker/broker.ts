@@ -14,7 +14,8 @@
  * - `subscribe`/`unsubscribe` are idempotent per topic (the Hub reference-counts
  *   local subscribers and calls them on the first and after the last).
  * - `publish` resolves when the broker has accepted the message and rejects
- *   with HeraldError('unavailable') when it cannot.
+ *   with HeraldError('unavailable') when it cannot; a rejected message is
+ *   never delivered, not even later.
  * - `close()` is idempotent and stops all delivery.
  */
 
@@ -27,6 +28,15 @@ export interface BrokerMessage {
 }
 
 export type MessageHandler = (topic: string, message: BrokerMessage) => void;
+
+export interface PublishOptions {
+  /**
+   * Checked just before the message leaves the node: true means the requester
+   * went away (an HTTP connection closed) and the message must not be sent,
+   * because nobody would learn that it was.
+   */
+  readonly cancelled?: () => boolean;
+}
 
 /** Told whenever the broker's connection goes up or down. */
 export type StatusListener = (up: boolean) => void;
@@ -44,6 +54,6 @@ export interface Broker {
   isUp(): boolean;
   subscribe(topic: string): Promise<void>;
   unsubscribe(topic: string): Promise<void>;
-  publish(topic: string, message: BrokerMessage): Promise<void>;
+  publish(topic: string, message: BrokerMessage, options?: PublishOptions): Promise<void>;
   close(): Promise<void>;
 }

@@ -3,7 +3,7 @@ import { TestClient, publishHttp } from '../helpers/client.js';
 import { runToExit, spawnHerald, type HeraldProcess } from '../helpers/process.js';
 import { API_KEY, SECRET, hs256 } from '../helpers/tokens.js';
 
-const PRODUCTION = { NODE_ENV: 'production', HERALD_JWT_SECRET: SECRET, HERALD_API_KEYS: API_KEY, HERALD_LOG_LEVEL: 'info' };
+const PRODUCTION = { NODE_ENV: 'production', HERALD_BROKER: 'memory', HERALD_JWT_SECRET: SECRET, HERALD_API_KEYS: API_KEY, HERALD_LOG_LEVEL: 'info' };
 
 describe('process - lifecycle of a separate Herald process', () => {
   let herald: HeraldProcess | undefined;
