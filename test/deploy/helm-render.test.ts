@@ -404,6 +404,7 @@ describe(`helm-render - the chart rendered (${helm.present ? 'helm' : 'helmlite'
     expect(notes).toContain('PUBLISH herald:demo.hello');
     const jwks = await renderer.template([join(ROOT, 'helm/examples/sentinel.yaml')]);
     expect(jwks.stderr).toContain('Tokens (TOKEN below) come from your issuer');
+    expect(containerEnv(one(jwks.manifests, 'Deployment'), {}).HERALD_JWKS_REFETCH_INTERVAL).toBe('5');
     expect(jwks.stderr).not.toContain('jwt-secret');
     const memory = await renderer.template([], single);
     expect(memory.stderr).toContain('One pod, messages kept in memory (broker: memory)');
