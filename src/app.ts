@@ -93,6 +93,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     connections: () => transport.connectionCount,
     subscriptions: () => transport.subscriptions,
     topics: () => hub.localTopicCount,
+    shards: () => broker.shards(),
   });
 
   let draining = false;

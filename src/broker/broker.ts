@@ -38,6 +38,13 @@ export interface PublishOptions {
   readonly cancelled?: () => boolean;
 }
 
+/** One shard of the broker (a Redis master; the memory broker is one shard). */
+export interface ShardHealth {
+  /** 0, 1, …: a bounded label for metrics. */
+  readonly index: number;
+  readonly up: boolean;
+}
+
 /** Told whenever the broker's connection goes up or down. */
 export type StatusListener = (up: boolean) => void;
 
@@ -50,8 +57,13 @@ export interface Broker {
    * retrying: the node serves, unready, until it comes up.
    */
   start(onMessage: MessageHandler, onStatus: StatusListener): Promise<void>;
-  /** Whether publishes and subscriptions can currently succeed. */
+  /**
+   * Whether messages flow: publishes and subscriptions can succeed on every
+   * shard and subscribed messages actually arrive (what /readyz reports).
+   */
   isUp(): boolean;
+  /** Each shard's health, for herald_broker_shard_up. */
+  shards(): readonly ShardHealth[];
   subscribe(topic: string): Promise<void>;
   unsubscribe(topic: string): Promise<void>;
   publish(topic: string, message: BrokerMessage, options?: PublishOptions): Promise<void>;

@@ -9,7 +9,7 @@
  * kept: the queue is delivered in publish order.
  */
 import { HeraldError } from '../errors.js';
-import type { Broker, BrokerMessage, MessageHandler, PublishOptions } from './broker.js';
+import type { Broker, BrokerMessage, MessageHandler, PublishOptions, ShardHealth } from './broker.js';
 
 export class MemoryBroker implements Broker {
   readonly kind = 'memory';
@@ -29,6 +29,10 @@ export class MemoryBroker implements Broker {
 
   isUp(): boolean {
     return this.onMessage !== undefined && !this.closed;
+  }
+
+  shards(): readonly ShardHealth[] {
+    return [{ index: 0, up: this.isUp() }];
   }
 
   async subscribe(topic: string): Promise<void> {

@@ -23,6 +23,12 @@ export type Decoded =
 const MAX_ID_LENGTH = 128;
 /** A frame is an object around the message's `data`: one level more than the data may have. */
 const MAX_FRAME_DEPTH = MAX_DATA_DEPTH + 1;
+/**
+ * Frames up to this depth are still parsed (safe: JSON.parse is iterative and
+ * nothing re-serialises them), so that a publish whose data is a little too
+ * deep is answered with its own `id`; anything deeper is refused unread.
+ */
+const MAX_PARSED_DEPTH = MAX_DATA_DEPTH * 2;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function fail(id: FrameId, message: string): Decoded {
@@ -37,9 +43,10 @@ export function decodeClientFrame(bytes: ArrayBuffer, isBinary: boolean): Decode
   } catch {
     return fail(undefined, 'frame is not valid UTF-8 text');
   }
-  const json = parseBoundedJson(text, MAX_FRAME_DEPTH);
+  const json = parseBoundedJson(text, MAX_PARSED_DEPTH);
   if (!json.ok) return fail(undefined, json.problem === 'not valid JSON' ? 'frame is not valid JSON text' : `frame is ${json.problem} (data may nest at most ${MAX_DATA_DEPTH})`);
   const parsed = json.value;
+  const tooDeep = json.depth > MAX_FRAME_DEPTH;
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail(undefined, 'frame is not a JSON object');
   const f = parsed as Record<string, unknown>;
 
@@ -48,6 +55,7 @@ export function decodeClientFrame(bytes: ArrayBuffer, isBinary: boolean): Decode
   if (rawId === undefined) id = undefined;
   else if ((typeof rawId === 'number' && Number.isFinite(rawId)) || (typeof rawId === 'string' && codePointsAtMost(rawId, MAX_ID_LENGTH))) id = rawId;
   else return fail(undefined, `"id" must be a finite number or a string of at most ${MAX_ID_LENGTH} characters`);
+  if (tooDeep) return fail(id, `frame nests deeper than ${MAX_FRAME_DEPTH} levels (data may nest at most ${MAX_DATA_DEPTH})`);
 
   switch (f.type) {
     case 'subscribe':

@@ -131,7 +131,6 @@ export function attachHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
     if (!deps.apiKeys.accepts(req.getHeader('authorization'))) return sendError(res, 'unauthorized', 'missing or invalid API key (Authorization: Bearer <key>)', true);
     const declared = Number(req.getHeader('content-length') || '0');
     if (declared > MAX_BODY_BYTES) return sendError(res, 'payload_too_large', `body over ${MAX_BODY_BYTES} bytes`, true);
-    if (!deps.broker.isUp()) return sendError(res, 'unavailable', 'broker unavailable; retry later', true);
 
     // uWebSockets.js keeps one abort handler per response: this one serves both the body read and the publish.
     const state: RequestState = { aborted: false };
@@ -142,7 +141,10 @@ export function attachHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
       const parsed = parsePublishBody(body, deps.maxMessageSize, Date.now());
       if (!parsed.ok) return sendError(res, parsed.code, parsed.message);
       publishedByHttp.inc(parsed.messages.length);
-      Promise.all(parsed.messages.map(({ topic, message }) => deps.broker.publish(topic, message))).then(
+      // A message still queued when the connection goes away (a pipelined request makes uWebSockets.js
+      // close it) is not sent: nobody would learn whether it was published.
+      const options = { cancelled: () => state.aborted };
+      Promise.all(parsed.messages.map(({ topic, message }) => deps.broker.publish(topic, message, options))).then(
         () => {
           if (!state.aborted) sendJson(res, 202, { accepted: parsed.messages.length });
         },
