@@ -63,7 +63,7 @@ export function historyContract(factory: HistoryFactory): void {
       const { history, broker, received } = await start();
       const topic = fresh('seq');
       await broker.subscribe(topic);
-      const positions = [];
+      const positions: { offset: number; epoch: string }[] = [];
       for (let n = 1; n <= 20; n++) positions.push(await history.publish(topic, message(n), policy));
       expect(positions.map((p) => p.offset)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
       expect(new Set(positions.map((p) => p.epoch)).size).toBe(1);
