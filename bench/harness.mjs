@@ -17,7 +17,8 @@ import * as fanout from './scenarios/fanout.mjs';
 import * as smoke from './scenarios/smoke.mjs';
 import * as topics from './scenarios/topics.mjs';
 
-export const RESULTS_VERSION = 1;
+/** 2: deliveries identified (delivered = distinct accepted messages; duplicates, order, topic, strays counted apart). */
+export const RESULTS_VERSION = 2;
 const SCENARIOS = { fanout, topics, connections, cluster, smoke };
 
 /**

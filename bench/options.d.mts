@@ -7,6 +7,7 @@ export interface Options {
   targets: string[] | undefined;
   workers: number;
   stepSeconds: number;
+  bursts: number;
   idleSeconds: number;
   payloadBytes: number;
   latencyLimitMs: number;

@@ -8,6 +8,7 @@
  *   --targets LIST       exact target ids (see bench/targets/index.mjs), instead of --peers/--brokers
  *   --workers N          load-generator processes (default 2; more when a worker would pass 19,000 sockets)
  *   --step-seconds S     length of each fixed-rate step (default 3)
+ *   --bursts N           max-rate bursts per fan-out target, the same for every target; the median counts (default 3)
  *   --idle-seconds S     idle window of the connections scenario, before and after connecting (default 10)
  *   --payload BYTES      published payload size (default 100)
  *   --latency-limit-ms M a step whose p99 exceeds this counts as saturated (default 1000)
@@ -34,6 +35,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
  * @property {string[] | undefined} targets
  * @property {number} workers
  * @property {number} stepSeconds
+ * @property {number} bursts
  * @property {number} idleSeconds
  * @property {number} payloadBytes
  * @property {number} latencyLimitMs
@@ -61,6 +63,7 @@ export function defaults() {
     targets: undefined,
     workers: 2,
     stepSeconds: 3,
+    bursts: 3,
     idleSeconds: 10,
     payloadBytes: 100,
     latencyLimitMs: 1000,
@@ -101,6 +104,7 @@ export function parseArgs(argv) {
       case '--targets': o.targets = list(value()); break;
       case '--workers': o.workers = Math.round(number()); break;
       case '--step-seconds': o.stepSeconds = number(); break;
+      case '--bursts': o.bursts = Math.round(number()); break;
       case '--idle-seconds': o.idleSeconds = number(); break;
       case '--payload': o.payloadBytes = Math.round(number()); break;
       case '--latency-limit-ms': o.latencyLimitMs = number(); break;
