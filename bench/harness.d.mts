@@ -70,6 +70,7 @@ export interface Run {
   steps?: Step[];
   burst?: Step;
   bursts?: Step[];
+  churn?: Record<string, unknown> & { verdict: { bounded: boolean; rssJudged: boolean; reasons: string[] } };
   idle?: { connections: number; serverRssBytes: number; baselineRssBytes: number; rssPerConnectionBytes: number | null };
   error?: string;
   skipped?: string;

@@ -11,6 +11,7 @@ import { MAX_SOCKETS_PER_WORKER } from './client/loadgen.mjs';
 import { MAIN } from './targets/herald.mjs';
 import { ensureNchan } from './targets/peers.mjs';
 import { computeBudgets } from './report/budgets.mjs';
+import * as churn from './scenarios/churn.mjs';
 import * as cluster from './scenarios/cluster.mjs';
 import * as connections from './scenarios/connections.mjs';
 import * as fanout from './scenarios/fanout.mjs';
@@ -19,7 +20,7 @@ import * as topics from './scenarios/topics.mjs';
 
 /** 2: deliveries identified (delivered = distinct accepted messages; duplicates, order, topic, strays counted apart). */
 export const RESULTS_VERSION = 2;
-const SCENARIOS = { fanout, topics, connections, cluster, smoke };
+const SCENARIOS = { fanout, topics, connections, cluster, churn, smoke };
 
 /**
  * @param {import('./options.mjs').Options} options

@@ -8,6 +8,7 @@ export interface Options {
   workers: number;
   stepSeconds: number;
   bursts: number;
+  churnCycles: number;
   idleSeconds: number;
   payloadBytes: number;
   latencyLimitMs: number;

@@ -97,6 +97,18 @@ export class WsConn {
     this.socket?.write(clientFrame(1, Buffer.from(text)));
   }
 
+  /** Starts the closing handshake (RFC 6455 §5.5.1); the server's close frame or its FIN ends the connection. */
+  sendClose(code = 1000) {
+    const body = Buffer.alloc(2);
+    body.writeUInt16BE(code, 0);
+    this.socket?.write(clientFrame(8, body));
+  }
+
+  /** Half-closes the TCP connection (FIN) without a WebSocket close frame: a client that just goes away. */
+  end() {
+    this.socket?.end();
+  }
+
   /** Closes without a close handshake and without TIME_WAIT on this side (RST). */
   destroy() {
     const was = this.state;

@@ -97,6 +97,20 @@ function connectionsTable(runs) {
   return lines.join('\n');
 }
 
+function churnTable(runs) {
+  const head = ['target', 'cycles', 'failed', 'seconds', 'cycles/s', 'server RSS MiB: before → after', 'RSS slope, second half (B/cycle)', 'open fds: before → after', 'gauges after (connections / subscriptions / topics)', 'Redis channels after', 'verdict'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  const mib = (b) => (b / 2 ** 20).toFixed(1);
+  for (const run of runs) {
+    if (!usable(run) || !run.churn) continue;
+    const c = run.churn;
+    const g = c.gauges ? `${c.gauges.herald_connections} / ${c.gauges.herald_subscriptions} / ${c.gauges.herald_topics}` : 'unread';
+    const v = c.verdict;
+    lines.push(`| ${[run.label, n(c.completed), n(c.failed), c.seconds, n(c.cyclesPerSec), `${mib(c.before.rssBytes)} → ${mib(c.after.rssBytes)}`, v.rssSlopeSecondHalfBytesPerCycle ?? '–', `${c.before.openFds} → ${c.after.openFds}`, g, c.redisChannels ?? '–', `${v.bounded ? '**bounded**' : `**not bounded**: ${v.reasons.join('; ')}`}${v.rssJudged === false ? ' (RSS not judged: too few cycles)' : ''}`].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 function problems(runs) {
   const out = [];
   for (const run of runs) {
@@ -154,7 +168,7 @@ const FIELDS = `\`bench/results/<date>.json\` (schema: \`bench/results.schema.js
 - \`machine\`, \`options\` (the command-line options), \`command\`, \`limits\`, \`unavailable\` (peers that could not run, with why).
 - \`scenarios.<id>.runs[]\`, one per target: \`target\`, \`label\`, \`family\`, \`broker\`, \`nodes\`, \`connections\`, \`topics\`,
   \`connect\` (the connect phase: \`ready\`, \`failed\`, \`failures\`, \`seconds\`, \`connectsPerSec\`, \`serverCpuUsPerConnect\`, \`cpu\`),
-  \`warmup\` (\`covered\` of \`ready\` subscribers received a warm-up message, in \`rounds\`), \`steps[]\`, \`bursts[]\` and \`burst\` (fan-out, many topics, three nodes; \`burst\` is the median of \`bursts[]\` by deliveries/s), \`idle\` and \`check\` (connections), \`error\` or \`skipped\`. \`scenarios.topics.budgetRate\`: the rate of the CPU-per-message budget.
+  \`warmup\` (\`covered\` of \`ready\` subscribers received a warm-up message, in \`rounds\`), \`steps[]\`, \`bursts[]\` and \`burst\` (fan-out, many topics, three nodes; \`burst\` is the median of \`bursts[]\` by deliveries/s), \`idle\` and \`check\` (connections), \`churn\` (churn soak), \`error\` or \`skipped\`. \`scenarios.topics.budgetRate\`: the rate of the CPU-per-message budget.
 - each step: \`mode\` (\`paced\` or \`burst\`), \`rate\` (messages/s asked; 0 for a burst), \`step\` (the number its payloads carry), \`publish\` (\`offered\`, \`sent\`, \`accepted\`, \`rejected\` = HTTP 503, \`failed\`, \`unanswered\`, \`statuses\`, \`maxBehind\`, \`acceptedPerSec\`),
   \`subscribers\` (connections subscribed when the step began), \`expected\` (Σ over them of the messages accepted on their topic), \`delivered\` (distinct accepted messages received, per connection, summed), \`lost\` (expected − delivered, never clamped), \`duplicates\`, \`outOfOrder\` (received after a message published after it), \`wrongTopic\`, \`shed\` (\`connections\` closed with 4008 during the step and the \`lost\` deliveries among them), \`received\` (every delivery frame of this step, duplicates included),
   \`stray\` (frames that are no delivery of this step: \`earlierStep\` late from an earlier step, \`untagged\`, \`neverSent\`, \`refused\` = of a publish answered non-2xx, \`unconfirmed\` = of a publish that got no answer),
@@ -163,6 +177,7 @@ const FIELDS = `\`bench/results/<date>.json\` (schema: \`bench/results.schema.js
   \`cpu\` (\`wallSeconds\`, CPU seconds \`byRole\` and \`byProcess\`, \`coresByRole\` = CPU seconds / wall seconds, \`machineBusyCores\` = the whole machine's busy CPU / wall seconds, \`otherCores\` = the part of it used by programs outside the benchmark), \`serverCpuUsPerMessage\`, \`serverCpuNsPerDelivery\`, \`serverRssBytes\`,
   \`pushback\` (503s or slower acceptance), \`drainTimedOut\`, \`saturated\` (why the step counts as past what the server sustains, or null).
 - \`idle\`: \`connections\`, \`seconds\`, \`serverRssBytes\`, \`baselineRssBytes\` (before the first connection), \`rssPerConnectionBytes\` ((RSS − baseline) / connections, both after an idle period), \`rssSlopePerConnectionBytes\` (slope of RSS over the connect batches, \`connect.rssPoints\`), \`serverCpuSeconds\`, \`serverCpuPercent\`.
+- \`churn\`: \`cycles\` asked, \`completed\`, \`failed\` (with \`failures\`), \`seconds\`, \`cyclesPerSec\`, \`samples[]\` (\`cycles\`, \`rssBytes\`, \`openFds\` of the server, sampled after a pause), \`before\` and \`after\` (the same, idle, before the first and after the last cycle), \`gauges\` (Herald's connection, subscription and topic gauges after the soak), \`verdict\` (\`bounded\` and the reasons).
 - \`budgets[]\`: \`id\`, \`name\`, \`budget\`, \`measured\`, \`measuredText\`, \`met\` (true, false, or null when not measured).`;
 
 /**
@@ -266,6 +281,14 @@ node bench/run.mjs --report bench/results/<date>.json # regenerate this file and
     const p = problems(cluster.runs);
     if (p) sections.push(`${p}\n`);
     sections.push(`${chartLinks('cluster')}\n`);
+  }
+
+  const churn = results.scenarios?.churn;
+  if (churn) {
+    sections.push(`## Churn soak\n\n${churn.description}\n\n${churnTable(churn.runs)}\n`);
+    const p = problems(churn.runs);
+    if (p) sections.push(`${p}\n`);
+    sections.push(`${chartLinks('churn')}\n`);
   }
 
   const unavailable = Object.entries(results.unavailable ?? {});
