@@ -50,7 +50,6 @@ export async function startHerald(ctx, shape) {
         HERALD_CLIENT_RATE: '0',
         HERALD_MAX_CONNECTIONS: '0',
         HERALD_DRAIN_SECONDS: '0',
-        // In memory: said explicitly, as production mode is to require (issue 8); a Herald without the variable ignores it.
         ...(redis ? { HERALD_REDIS_URL: redis.url } : { HERALD_BROKER: 'memory' }),
       };
       return ctx.procs.spawn('server', `herald-${node}`, process.execPath, [...execArgv, MAIN], { env, cwd });
