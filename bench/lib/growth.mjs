@@ -34,7 +34,7 @@ export function verdict(r) {
     if (r.metrics.opened !== r.completed) reasons.push(`Herald counted ${r.metrics.opened} connections opened for ${r.completed} cycles`);
     if (r.metrics.closed !== r.metrics.opened) reasons.push(`Herald counted ${r.metrics.closed} connections closed of ${r.metrics.opened} opened`);
   }
-  if (r.redisChannels !== null && r.redisChannels !== 0) reasons.push(`the node is still subscribed to ${r.redisChannels} Redis channel(s)`);
+  if (r.redisChannels !== null && r.redisChannels !== 0) reasons.push(`the node is still subscribed to ${r.redisChannels} topic channel(s) in Redis`);
   const half = r.samples.filter((s) => s.cycles >= r.cycles / 2);
   const points = [...half, r.after].map((s) => ({ x: s.cycles, y: s.rssBytes }));
   const perCycle = slope(points);

@@ -6,7 +6,7 @@
  * open file descriptors are sampled idle before the first cycle, after a
  * short pause every tenth of the cycles, and idle after the last; Herald's own
  * gauges (connections, subscriptions, topics) are read from /metrics at the end,
- * and with Redis the channels the node is still subscribed to.
+ * and with Redis the topic channels the node is still subscribed to.
  *
  * Verdict: growth is bounded when the node holds no more file descriptors
  * than before (within FD_SLACK), its gauges are back to 0 (and its Redis
@@ -59,13 +59,17 @@ async function metrics(port) {
   }
 }
 
-/** @param {string | undefined} url @returns {Promise<number | null>} channels the node is still subscribed to in Redis; null without Redis */
+/**
+ * Topic channels (`herald:<topic>`) the node is still subscribed to in Redis; null without Redis. Herald's own
+ * pub/sub probe channels (`herald#probe:…`) are not topics and stay subscribed while the node lives.
+ * @param {string | undefined} url @returns {Promise<number | null>}
+ */
 async function redisChannels(url) {
   if (!url) return null;
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000 });
   try {
     await redis.connect();
-    return (await redis.pubsub('CHANNELS', '*')).length;
+    return (await redis.pubsub('CHANNELS', 'herald:*')).length;
   } catch {
     return NaN;
   } finally {
@@ -151,7 +155,7 @@ export async function run(env, ids = TARGET_IDS) {
   }
   return {
     title: 'Churn soak',
-    description: `${cycles.toLocaleString('en')} connect → authenticate → subscribe → ack → disconnect cycles against one Herald node, ${CONCURRENCY} in flight; half on 100 shared topics, half on a topic of their own; closed in turn by a close handshake, a TCP FIN and a TCP RST. The node's RSS and open file descriptors idle before and after (${IDLE_MS / 1000} s), and after a ${PAUSE_MS / 1000} s pause every tenth of the cycles. Bounded: no more descriptors than before (± ${FD_SLACK}), Herald's connection, subscription and topic gauges back to 0, and RSS growing less than ${RSS_SLOPE_LIMIT} B per cycle over the second half (judged from ${RSS_MIN_CYCLES.toLocaleString('en')} cycles on).`,
+    description: `${cycles.toLocaleString('en')} connect → authenticate → subscribe → ack → disconnect cycles against one Herald node, ${CONCURRENCY} in flight; half on 100 shared topics, half on a topic of their own; closed in turn by a close handshake, a TCP FIN and a TCP RST. The node's RSS and open file descriptors idle before and after (${IDLE_MS / 1000} s), and after a ${PAUSE_MS / 1000} s pause every tenth of the cycles. Bounded: no more descriptors than before (± ${FD_SLACK}), Herald's connection, subscription and topic gauges back to 0 (and, through Redis, no topic channel left subscribed), Herald counting one connection opened and closed per cycle, and RSS growing less than ${RSS_SLOPE_LIMIT} B per cycle over the second half (judged from ${RSS_MIN_CYCLES.toLocaleString('en')} cycles on).`,
     runs,
   };
 }

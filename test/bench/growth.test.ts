@@ -50,7 +50,7 @@ describe('bench growth - churn verdict', () => {
       'herald_subscriptions is 3 after the soak, not 0',
       'herald_topics is 3 after the soak, not 0',
       `Herald counted ${CYCLES - 5} connections opened for ${CYCLES} cycles`,
-      'the node is still subscribed to 3 Redis channel(s)',
+      'the node is still subscribed to 3 topic channel(s) in Redis',
     ]);
     expect(verdict({ ...soak(plateau), metrics: null, redisChannels: null, cycles: CYCLES, completed: CYCLES, failed: 0 }).reasons).toEqual(['/metrics could not be read']);
   });
