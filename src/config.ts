@@ -92,6 +92,8 @@ export interface Config {
   readonly broker: BrokerConfig;
   /** How long a node keeps a broker subscription after a topic's last local subscriber leaves. */
   readonly subscriptionLingerMs: number;
+  /** Serve the demo page and the SDK bundle (transport/demo.ts); in development mode also tick the demo topic. */
+  readonly demo: boolean;
   /** What development mode generated because it was not configured (never set in production). */
   readonly generated: { readonly jwtSecret: boolean; readonly apiKey: boolean };
 }
@@ -149,6 +151,7 @@ export const VARIABLES: readonly VariableDoc[] = [
   { name: 'HERALD_REDIS_TLS', default: 'false' },
   { name: 'HERALD_REDIS_PREFIX', default: 'herald' },
   { name: 'HERALD_SUBSCRIPTION_LINGER_MS', default: '1000' },
+  { name: 'HERALD_DEMO', default: '(true in development, false in production)' },
 ];
 
 const SECRET_NAMES = new Set(VARIABLES.filter((v) => v.secret).map((v) => v.name));
@@ -448,6 +451,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     drainSeconds: r.integer('HERALD_DRAIN_SECONDS', 10, 0, 3600),
     broker: Object.freeze(readBroker(r)),
     subscriptionLingerMs: r.integer('HERALD_SUBSCRIPTION_LINGER_MS', 1000, 0, 600_000),
+    demo: r.boolean('HERALD_DEMO', !production),
     generated: Object.freeze({ jwtSecret: generatedSecret, apiKey: generatedApiKey }),
   };
 

@@ -109,6 +109,7 @@ describe('loadConfig defaults', () => {
     HERALD_REDIS_TLS: (c) => (c.broker.kind === 'cluster' || c.broker.kind === 'sentinel' ? c.broker.tls : undefined),
     HERALD_REDIS_PREFIX: (c) => (c.broker.kind === 'memory' ? undefined : c.broker.prefix),
     HERALD_SUBSCRIPTION_LINGER_MS: (c) => c.subscriptionLingerMs,
+    HERALD_DEMO: (c) => c.demo,
   };
 
   it('config - every documented variable is known to this test', () => {
