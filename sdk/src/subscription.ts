@@ -67,6 +67,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   /** Set when the subscription was interrupted: an ack without `recovered` then means messages were missed. */
   private resuming: boolean;
   private sent = 0;
+  private acknowledged = false;
   private retries = 0;
   private retryTimer: unknown;
 
@@ -87,8 +88,9 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   send(): void {
     clearTimeout(this.retryTimer);
     if (this.state === 'unsubscribed' || !this.link.connected) return;
-    // Once the topic's epoch is known, resume from the last message seen; until then, start where the application asked.
-    const since: Since | undefined = this.epoch === undefined ? this.since : { offset: this.offset ?? 0, epoch: this.epoch };
+    // Once the topic's epoch is known, resume from the last message seen; until the first ack, start where the application
+    // asked; a topic whose ack had no epoch has no history, and `since` means nothing to it.
+    const since: Since | undefined = this.epoch !== undefined ? { offset: this.offset ?? 0, epoch: this.epoch } : this.acknowledged ? undefined : this.since;
     const attempt = ++this.sent;
     this.link.request(since === undefined ? { type: 'subscribe', topic: this.topic } : { type: 'subscribe', topic: this.topic, since }, (error, ack) => {
       if (attempt !== this.sent || this.state === 'unsubscribed') return;
@@ -132,6 +134,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
       this.epoch = ack.epoch;
     }
     const missed = this.resuming && !recovered;
+    this.acknowledged = true;
     this.resuming = false;
     this.retries = 0;
     this.state = 'subscribed';

@@ -206,6 +206,16 @@ describe('subscription - topics without history', () => {
     expect(seen.messages).toHaveLength(1);
     expect(sub.offset).toBeUndefined();
   });
+
+  it('subscription - once the ack showed a topic has no history, resubscribes send no since', async () => {
+    const c = make();
+    c.subscribe('prices.btc', undefined, { since: { last: 50 } });
+    c.connect();
+    FakeSocket.last.accept();
+    FakeSocket.last.ackAll('subscribe', { recovered: false });
+    const next = await reconnect(c);
+    expect(next.frames('subscribe')).toEqual([{ type: 'subscribe', topic: 'prices.btc', id: expect.any(Number) }]);
+  });
 });
 
 describe('subscription - history topics (recovery contract of issue 10)', () => {

@@ -70,7 +70,10 @@ function renderState(state) {
   const usable = state === 'connected' && roomSub !== undefined;
   $('text').disabled = !usable;
   $('send').disabled = !usable;
-  if (state !== 'connected') $('node').textContent = '';
+  if (state !== 'connected') {
+    $('node').textContent = '';
+    $('messages').dataset.subscribed = 'false';
+  }
 }
 
 const series = [];
@@ -126,6 +129,7 @@ function enter(next) {
   let first = true;
   roomSub = client.subscribe(`chat.${room}`, renderMessage, { since: { last: 50 } });
   roomSub.on('subscribed', ({ offset }) => {
+    $('messages').dataset.subscribed = 'true';
     if (first) {
       $('history').textContent = offset === undefined ? 'no history on this server (HERALD_HISTORY): only live messages' : 'recent history loaded';
       note(`You joined #${room} as ${me}.`);
