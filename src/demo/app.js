@@ -1,8 +1,16 @@
 // The demo page: a chat room and a live feed on @herald/client. Everything about the connection
 // (reconnect, resubscribe, token refresh, recovery) is the SDK's; this file only draws.
-import { HeraldClient } from '/demo/herald-client.js';
-
 const $ = (id) => document.getElementById(id);
+
+// Imported here rather than statically, so that a build without the bundle (no sdk/ in it) still explains itself.
+let HeraldClient;
+try {
+  ({ HeraldClient } = await import('/demo/herald-client.js'));
+} catch (error) {
+  $('room-title').textContent = 'This Herald has no SDK bundle for its demo page: build it with npm run build from a checkout that includes sdk/.';
+  $('join-button').disabled = true;
+  throw error;
+}
 const NAME = /^[A-Za-z0-9_-]{1,32}$/;
 const ROOM = /^[A-Za-z0-9_-]{1,64}$/;
 const STATE_TEXT = { closed: 'not connected', connecting: 'connecting…', connected: 'connected', disconnected: 'reconnecting…' };

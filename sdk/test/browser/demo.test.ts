@@ -75,9 +75,9 @@ describe.runIf(haveChromium)('sdk browser - the demo page', () => {
     await enter(bob, `http://127.0.0.1:${node.port}`, 'bob', room);
 
     await say(alice, 'Hi Bob! Is the feed moving for you too?');
-    await waitForText(bob, 'Hi Bob! Is the feed moving for you too?');
+    for (const page of [alice, bob]) await waitForText(page, 'Hi Bob! Is the feed moving for you too?');
     await say(bob, 'It is: one tick a second, from Herald itself.');
-    await waitForText(alice, 'It is: one tick a second, from Herald itself.');
+    for (const page of [alice, bob]) await waitForText(page, 'It is: one tick a second, from Herald itself.');
 
     // Alice's network goes away for a while.
     proxy.down = true;
@@ -92,9 +92,9 @@ describe.runIf(haveChromium)('sdk browser - the demo page', () => {
     await alice.waitForSelector('#state[data-state="connected"]', { timeout: 10_000 });
     await alice.waitForSelector('#messages[data-subscribed="true"]', { timeout: 8000 });
     await say(bob, 'Welcome back, Alice.');
-    await waitForText(alice, 'Welcome back, Alice.');
+    for (const page of [alice, bob]) await waitForText(page, 'Welcome back, Alice.');
     await say(alice, 'Thanks! The SDK reconnected on its own.');
-    await waitForText(bob, 'Thanks! The SDK reconnected on its own.');
+    for (const page of [alice, bob]) await waitForText(page, 'Thanks! The SDK reconnected on its own.');
 
     const before = ['Hi Bob! Is the feed moving for you too?', 'It is: one tick a second, from Herald itself.'];
     const after = ['Welcome back, Alice.', 'Thanks! The SDK reconnected on its own.'];

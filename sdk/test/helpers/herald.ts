@@ -12,7 +12,10 @@ import { API_KEY, SECRET, hs256 } from '../../../test/helpers/tokens.js';
 
 export { API_KEY, SECRET, hs256, spawnHerald, type HeraldProcess };
 
-export const PRODUCTION = { NODE_ENV: 'production', HERALD_JWT_SECRET: SECRET, HERALD_API_KEYS: API_KEY, HERALD_LOG_LEVEL: 'info' };
+/** Production mode without a broker choice: add a Redis variable. */
+export const PRODUCTION_REDIS = { NODE_ENV: 'production', HERALD_JWT_SECRET: SECRET, HERALD_API_KEYS: API_KEY, HERALD_LOG_LEVEL: 'info' };
+/** Production mode, one isolated node. */
+export const PRODUCTION = { ...PRODUCTION_REDIS, HERALD_BROKER: 'memory' };
 
 export const wsUrl = (node: HeraldProcess): string => `ws://127.0.0.1:${node.port}/ws`;
 export const httpUrl = (node: HeraldProcess): string => `http://127.0.0.1:${node.port}`;
@@ -64,7 +67,7 @@ let probed: Promise<boolean> | undefined;
  */
 export function serverHasHistory(redisEnv: Record<string, string> = {}): Promise<boolean> {
   probed ??= (async () => {
-    const node = await spawnHerald({ ...PRODUCTION, ...redisEnv, ...HISTORY_ENV });
+    const node = await spawnHerald({ ...(Object.keys(redisEnv).length > 0 ? PRODUCTION_REDIS : PRODUCTION), ...redisEnv, ...HISTORY_ENV });
     try {
       const client = await TestClient.open(wsUrl(node), hs256({ topics: ['hist.>'] }));
       const ack = await client.subscribe('hist.probe');
