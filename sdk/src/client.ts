@@ -85,12 +85,14 @@ export const DEFAULTS = {
   refreshSkewMs: 30_000,
 } as const;
 
+type Settings = { readonly [K in keyof typeof DEFAULTS]: number };
+
 /** A connection that stayed up this long resets the backoff. */
 export const STABLE_MS = 5000;
 
 export class HeraldClient extends Emitter<ClientEvents> {
   state: ConnectionState = 'closed';
-  private readonly settings: typeof DEFAULTS;
+  private readonly settings: Settings;
   private readonly delays: Delays;
   private readonly urls: readonly string[];
   private readonly WebSocket: WebSocketConstructor;
@@ -114,7 +116,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
   constructor(options: HeraldClientOptions) {
     super();
     const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
-    this.settings = { ...DEFAULTS, ...given } as typeof DEFAULTS;
+    this.settings = { ...DEFAULTS, ...given } as Settings;
     this.delays = { minMs: this.settings.minReconnectDelayMs, maxMs: this.settings.maxReconnectDelayMs };
     this.urls = typeof options.url === 'string' ? [options.url] : [...options.url];
     if (this.urls.length === 0) throw new TypeError('HeraldClient needs a url');
