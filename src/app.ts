@@ -21,6 +21,7 @@ import { Hub } from './hub.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Publisher } from './publisher.js';
+import { attachDemoRoutes, startDemoTicker } from './transport/demo.js';
 import { attachHttpRoutes } from './transport/http.js';
 import { attachMetricsRoutes } from './transport/metrics-server.js';
 import { WebSocketTransport } from './transport/websocket.js';
@@ -119,6 +120,11 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
   });
 
   let draining = false;
+  // Before the HTTP routes: they end with the catch-all 404.
+  if (config.demo) {
+    const devSecret = config.mode === 'development' && config.generated.jwtSecret ? config.jwt.secret : undefined;
+    attachDemoRoutes(app, { mode: config.mode, devSecret, log: log.child({ component: 'demo' }) });
+  }
   attachHttpRoutes(app, {
     apiKeys: new ApiKeys(config.apiKeys),
     publisher,
@@ -143,10 +149,12 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     await broker.close();
     throw error;
   }
+  const stopTicker = config.demo && config.mode === 'development' ? startDemoTicker(publisher, log.child({ component: 'demo' })) : () => undefined;
 
   let closed: Promise<void> | undefined;
   const release = (): Promise<void> =>
     (closed ??= (async () => {
+      stopTicker();
       transport.close();
       uws.us_listen_socket_close(listenSocket);
       uws.us_listen_socket_close(metricsSocket);

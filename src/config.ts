@@ -125,6 +125,8 @@ export interface Config {
   /** How long a node keeps a broker subscription after a topic's last local subscriber leaves. */
   readonly subscriptionLingerMs: number;
   readonly history: HistoryConfig;
+  /** Serve the demo page and the SDK bundle (transport/demo.ts); in development mode also tick the demo topic. */
+  readonly demo: boolean;
   /** What development mode generated because it was not configured (never set in production). */
   readonly generated: { readonly jwtSecret: boolean; readonly apiKey: boolean };
 }
@@ -188,6 +190,7 @@ export const VARIABLES: readonly VariableDoc[] = [
   { name: 'HERALD_HISTORY', default: '(none)' },
   { name: 'HERALD_HISTORY_MAX_RECOVERY', default: '300' },
   { name: 'HERALD_HISTORY_META_TTL', default: '2592000' },
+  { name: 'HERALD_DEMO', default: '(true in development, false in production)' },
 ];
 
 const SECRET_NAMES = new Set(VARIABLES.filter((v) => v.secret).map((v) => v.name));
@@ -532,6 +535,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     broker: Object.freeze(readBroker(r, production)),
     subscriptionLingerMs: r.integer('HERALD_SUBSCRIPTION_LINGER_MS', 1000, 0, 600_000),
     history: readHistory(r),
+    demo: r.boolean('HERALD_DEMO', !production),
     generated: Object.freeze({ jwtSecret: generatedSecret, apiKey: generatedApiKey }),
   };
 

@@ -122,6 +122,7 @@ describe('loadConfig defaults', () => {
     HERALD_HISTORY: (c) => c.history.rules,
     HERALD_HISTORY_MAX_RECOVERY: (c) => c.history.maxRecovery,
     HERALD_HISTORY_META_TTL: (c) => c.history.metaTtlSeconds,
+    HERALD_DEMO: (c) => c.demo,
   };
 
   it('config - every documented variable is known to this test', () => {
