@@ -13,7 +13,7 @@ import type { Broker, BrokerMessage, MessageHandler, ShardHealth } from '../../s
 import { Hub, type Fanout } from '../../src/hub.js';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
-import { encodeMessage } from '../../src/protocol/frames.js';
+import { encodeMessage, encodePresenceEvent } from '../../src/protocol/frames.js';
 
 // The real encoder, wrapped in a spy so that encodes can be counted.
 vi.mock('../../src/protocol/frames.js', { spy: true });
@@ -53,7 +53,9 @@ class CountingBroker implements Broker {
   async unsubscribe(topic: string): Promise<void> {
     this.calls.push(`unsubscribe ${topic}`);
   }
-  async publish(): Promise<void> {}
+  async publish(): Promise<boolean> {
+    return true;
+  }
   async close(): Promise<void> {}
   settle(error?: Error): void {
     for (const entry of this.pending.splice(0)) error === undefined ? entry.resolve() : entry.reject(error);
@@ -77,9 +79,11 @@ async function counter(metrics: Metrics, name: string, labels: Record<string, st
 }
 
 const encodes = vi.mocked(encodeMessage);
+const eventEncodes = vi.mocked(encodePresenceEvent);
 
 afterEach(() => {
   encodes.mockClear();
+  eventEncodes.mockClear();
   vi.useRealTimers();
 });
 
@@ -108,6 +112,24 @@ describe('hub - fan-out is one encode and one publish per message per node', () 
       expect(topic).toBe(topics[i % 5]);
       expect(JSON.parse(frame)).toEqual({ type: 'message', topic: topics[i % 5], data: i, ts: 1000 + i });
     });
+  });
+
+  it('hub - a history topic\'s live message (emit) is encoded once and handed to the Fanout once, whatever the subscriber count', async () => {
+    const { hub, fanout, metrics } = makeHub(new Map([['h.t', 5000]]));
+    const frame = hub.emit('h.t', { data: '"x"', ts: 7 });
+    expect(encodes).toHaveBeenCalledTimes(1);
+    expect(fanout.published).toEqual([{ topic: 'h.t', frame }]);
+    expect(JSON.parse(frame)).toMatchObject({ type: 'message', topic: 'h.t', data: 'x', ts: 7 });
+    expect(await counter(metrics, 'herald_messages_delivered_total')).toBe(5000);
+  });
+
+  it('hub - a presence event is encoded once and handed to the Fanout once, whatever the subscriber count', () => {
+    const { hub, fanout } = makeHub(new Map([['room.1', 3000]]));
+    hub.deliverEvent('room.1', { event: 'join', sub: 'alice', info: '{"name":"Alice"}' });
+    expect(eventEncodes).toHaveBeenCalledTimes(1);
+    expect(fanout.published).toHaveLength(1);
+    expect(JSON.parse(fanout.published[0]!.frame)).toEqual({ type: 'join', topic: 'room.1', sub: 'alice', info: { name: 'Alice' } });
+    expect(fanout.published[0]!.frame).toBe(eventEncodes.mock.results[0]!.value);
   });
 
   it('hub - a message for a topic without local subscribers is neither encoded nor published, and is counted as dropped', async () => {
