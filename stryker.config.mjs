@@ -14,6 +14,7 @@ const MODULES = [
   'src/lifecycle/rate-limit.ts',
   'src/lifecycle/expiry.ts',
   'src/config.ts',
+  'src/history/recovery.ts',
 ];
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
