@@ -146,3 +146,75 @@ describe('config - keys, names and their messages', () => {
     }
   });
 });
+
+describe('config - history and presence settings', () => {
+  const EXPECTED_HISTORY = 'comma-separated <pattern>=<size>:<ttl seconds>, e.g. chat.>=100:300,prices.*=1:60 (size 1 to 100000, ttl at least 1 and at most HERALD_HISTORY_META_TTL)';
+
+  it('config - nothing configured: no history rules, no presence patterns, the documented defaults', () => {
+    const config = load(BASE);
+    expect(config.history).toEqual({ rules: [], maxRecovery: 300, metaTtlSeconds: 30 * 24 * 3600 });
+    expect(config.presence).toEqual({ patterns: [], joinLeave: [], ttlSeconds: 30, leaveGraceSeconds: 15 });
+  });
+
+  it('config - HERALD_HISTORY rules are read with their pattern, size and ttl; the other history variables are read too', () => {
+    const config = load({ ...BASE, HERALD_HISTORY: 'chat.>=100:300,prices.*=1:60', HERALD_HISTORY_MAX_RECOVERY: '50', HERALD_HISTORY_META_TTL: '600' });
+    expect(config.history.rules.map(({ source, size, ttlSeconds, pattern }) => ({ source, size, ttlSeconds, pattern: pattern.source }))).toEqual([
+      { source: 'chat.>', size: 100, ttlSeconds: 300, pattern: 'chat.>' },
+      { source: 'prices.*', size: 1, ttlSeconds: 60, pattern: 'prices.*' },
+    ]);
+    expect(config.history.maxRecovery).toBe(50);
+    expect(config.history.metaTtlSeconds).toBe(600);
+  });
+
+  it('config - history sizes run from 1 to 100,000 and ttls from 1 to HERALD_HISTORY_META_TTL', () => {
+    expect(load({ ...BASE, HERALD_HISTORY: 'a=100000:1,b=1:100', HERALD_HISTORY_META_TTL: '100' }).history.rules.map((r) => [r.size, r.ttlSeconds])).toEqual([[100000, 1], [1, 100]]);
+    expect(problemsOf({ ...BASE, HERALD_HISTORY: 'a=0:60,b=100001:60,c=1:0,d=1:101', HERALD_HISTORY_META_TTL: '100' })).toEqual([
+      `HERALD_HISTORY="a=0:60": size 0 is out of range; expected ${EXPECTED_HISTORY}`,
+      `HERALD_HISTORY="b=100001:60": size 100001 is out of range; expected ${EXPECTED_HISTORY}`,
+      `HERALD_HISTORY="c=1:0": ttl 0 is out of range; expected ${EXPECTED_HISTORY}`,
+      `HERALD_HISTORY="d=1:101": ttl 101 is out of range; expected ${EXPECTED_HISTORY}`,
+    ]);
+  });
+
+  it('config - HERALD_HISTORY_META_TTL may be up to ten years', () => {
+    expect(load({ ...BASE, HERALD_HISTORY_META_TTL: String(10 * 365 * 24 * 3600) }).history.metaTtlSeconds).toBe(315_360_000);
+    expect(problemsOf({ ...BASE, HERALD_HISTORY_META_TTL: String(10 * 365 * 24 * 3600 + 1) })).toHaveLength(1);
+  });
+
+  it.each(['chat.>', 'chat.>=100', 'chat.>=100:', '=1:60', 'a b=1:60', 'chat.>=1:60x', 'chat.>=x:60'])('config - HERALD_HISTORY item %s is not <pattern>=<size>:<ttl seconds>', (item) => {
+    expect(problemsOf({ ...BASE, HERALD_HISTORY: item })).toEqual([`HERALD_HISTORY=${JSON.stringify(item)}: not <pattern>=<size>:<ttl seconds>; expected ${EXPECTED_HISTORY}`]);
+  });
+
+  it('config - a history pattern must be a valid pattern without {sub}', () => {
+    expect(problemsOf({ ...BASE, HERALD_HISTORY: 'a..b=1:60,user.{sub}=1:60' })).toEqual([
+      `HERALD_HISTORY="a..b=1:60": pattern "a..b" is not valid: segment 2 ("") is empty or has characters outside A-Z a-z 0-9 _ - : {sub}; expected ${EXPECTED_HISTORY}`,
+      `HERALD_HISTORY="user.{sub}=1:60": patterns may not use {sub}: history is per topic, not per user; expected ${EXPECTED_HISTORY}`,
+    ]);
+  });
+
+  it('config - presence patterns, join/leave patterns, ttl and leave grace are read', () => {
+    const config = load({ ...BASE, HERALD_PRESENCE: 'rooms.*,docs.>', HERALD_PRESENCE_JOIN_LEAVE: 'rooms.*', HERALD_PRESENCE_TTL: '10', HERALD_PRESENCE_LEAVE_GRACE: '0' });
+    expect(config.presence.patterns.map((p) => p.source)).toEqual(['rooms.*', 'docs.>']);
+    expect(config.presence.joinLeave.map((p) => p.source)).toEqual(['rooms.*']);
+    expect(config.presence.ttlSeconds).toBe(10);
+    expect(config.presence.leaveGraceSeconds).toBe(0);
+  });
+
+  it('config - presence patterns must be valid and without {sub}; join/leave needs presence', () => {
+    const expected = 'comma-separated topic patterns such as chat.> or rooms.*';
+    expect(problemsOf({ ...BASE, HERALD_PRESENCE: 'a..b,user.{sub}' })).toEqual([
+      `HERALD_PRESENCE="a..b": not a valid pattern: segment 2 ("") is empty or has characters outside A-Z a-z 0-9 _ - : {sub}; expected ${expected}`,
+      `HERALD_PRESENCE="user.{sub}": patterns may not use {sub}; expected ${expected}`,
+    ]);
+    expect(problemsOf({ ...BASE, HERALD_PRESENCE_JOIN_LEAVE: 'rooms.*' })).toEqual([
+      'HERALD_PRESENCE_JOIN_LEAVE is set but HERALD_PRESENCE is not: join/leave events need topics with presence',
+    ]);
+  });
+
+  it('config - HERALD_DEMO defaults to on outside production and off in production, and can be set either way', () => {
+    expect(load(BASE).demo).toBe(false);
+    expect(load({ ...BASE, HERALD_DEMO: 'true' }).demo).toBe(true);
+    expect(loadConfig({ HERALD_JWT_SECRET: BASE.HERALD_JWT_SECRET, HERALD_API_KEYS: 'k'.repeat(16) }).demo).toBe(true);
+    expect(loadConfig({ HERALD_JWT_SECRET: BASE.HERALD_JWT_SECRET, HERALD_API_KEYS: 'k'.repeat(16), HERALD_DEMO: 'false' }).demo).toBe(false);
+  });
+});
