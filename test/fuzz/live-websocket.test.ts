@@ -8,6 +8,7 @@
 import { afterAll, describe, inject, it } from 'vitest';
 import { FULL, runs } from './lib/budget.js';
 import { Live } from './lib/live.js';
+import { describeProtocolCase, protocolCase, protocolCorpus, runProtocolCase } from './lib/protocol-cases.js';
 import { describeCase, wsCase, wsCorpus } from './lib/ws-cases.js';
 import { runWsCase } from './lib/ws-run.js';
 
@@ -24,6 +25,21 @@ describe('live fuzz - WebSocket frames on raw sockets', () => {
     async () => {
       await live.start({ env: { HERALD_MAX_PAYLOAD: String(MAX_PAYLOAD) } });
       await live.run(CASES, CONCURRENCY, wsCase(MAX_PAYLOAD), (c, id) => runWsCase(live, c, id), describeCase, wsCorpus());
+      await live.finish();
+    },
+    FULL ? 1_800_000 : 120_000,
+  );
+});
+
+describe('live fuzz - the client protocol, frame by frame', () => {
+  const live = new Live('live-ws-protocol', inject('redisUrl'));
+  afterAll(() => live.stop());
+
+  it(
+    'live fuzz - hostile frames on one connection: each reply is the one docs/protocol.md gives, published data comes back intact',
+    async () => {
+      await live.start({ env: { HERALD_MAX_PAYLOAD: String(MAX_PAYLOAD), HERALD_MAX_MESSAGE_SIZE: '4096', HERALD_MAX_SUBSCRIPTIONS: '8' } });
+      await live.run(runs(150, 4000), CONCURRENCY, protocolCase(MAX_PAYLOAD), (c, id) => runProtocolCase(live, c, id), describeProtocolCase, protocolCorpus());
       await live.finish();
     },
     FULL ? 1_800_000 : 120_000,

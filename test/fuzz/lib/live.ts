@@ -149,8 +149,10 @@ export class Live {
   readonly prefix: string;
   readonly controlTopic: string;
   node!: FuzzNode;
-  /** HERALD_MAX_PAYLOAD of the node. */
+  /** HERALD_MAX_PAYLOAD, HERALD_MAX_MESSAGE_SIZE and HERALD_MAX_SUBSCRIPTIONS of the node (README defaults unless set). */
   maxPayload = 65536;
+  maxMessageSize = 65536;
+  maxSubscriptions = 512;
   control!: Observer;
   baseline!: ProcessStats;
   maxRss = 0;
@@ -184,6 +186,8 @@ export class Live {
   async start(options: LiveOptions = {}): Promise<void> {
     this.options = options;
     if (options.env?.HERALD_MAX_PAYLOAD !== undefined) this.maxPayload = Number(options.env.HERALD_MAX_PAYLOAD);
+    if (options.env?.HERALD_MAX_MESSAGE_SIZE !== undefined) this.maxMessageSize = Number(options.env.HERALD_MAX_MESSAGE_SIZE);
+    if (options.env?.HERALD_MAX_SUBSCRIPTIONS !== undefined) this.maxSubscriptions = Number(options.env.HERALD_MAX_SUBSCRIPTIONS);
     this.node = await startFuzzNode({
       NODE_ENV: 'production',
       HERALD_JWT_SECRET: SECRET,
