@@ -58,9 +58,9 @@ export function expectBody(bytes: Uint8Array, maxMessageSize: number): BodyExpec
   return { verdict: 'accept', messages };
 }
 
-const messageText = fc
+const messageText = (topic: fc.Arbitrary<string>): fc.Arbitrary<string> => fc
   .tuple(
-    fc.option(fc.oneof({ weight: 5, arbitrary: validTopic.map((t) => JSON.stringify(t)) }, { weight: 2, arbitrary: anyTopicString.map((t) => JSON.stringify(t)) }, { weight: 1, arbitrary: jsonText }), { nil: undefined, freq: 12 }),
+    fc.option(fc.oneof({ weight: 5, arbitrary: topic.map((t) => JSON.stringify(t)) }, { weight: 2, arbitrary: anyTopicString.map((t) => JSON.stringify(t)) }, { weight: 1, arbitrary: jsonText }), { nil: undefined, freq: 12 }),
     fc.option(hostileDataText, { nil: undefined, freq: 12 }),
     fc.option(fc.oneof(jsonText, prototypeObjectText, nestedJsonText), { nil: undefined, freq: 4 }),
   )
@@ -72,20 +72,21 @@ const messageText = fc
 /** Data whose serialised size is exactly `n` bytes (a JSON string of n - 2 characters). */
 export const dataOfSize = (n: number): string => JSON.stringify('x'.repeat(Math.max(0, n - 2)));
 
-export function bodyText(maxMessageSize: number): fc.Arbitrary<Uint8Array> {
-  const single = messageText;
+/** Bodies of every shape; `topic` gives the topics of well-formed messages (a live run picks those it observes). */
+export function bodyText(maxMessageSize: number, topic: fc.Arbitrary<string> = validTopic): fc.Arbitrary<Uint8Array> {
+  const single = messageText(topic);
   const batch = fc
     .oneof(
-      { weight: 8, arbitrary: fc.array(messageText, { minLength: 0, maxLength: 5 }) },
+      { weight: 8, arbitrary: fc.array(single, { minLength: 0, maxLength: 5 }) },
       { weight: 1, arbitrary: fc.constantFrom(LIMITS.batch, LIMITS.batch + 1).map((n) => new Array<string>(n).fill('{"topic":"fz.batch","data":1}')) },
     )
     .map((items) => `{"messages":[${items.join(',')}]}`);
   const sized = fc
-    .tuple(fc.constantFrom(maxMessageSize - 1, maxMessageSize, maxMessageSize + 1), validTopic)
+    .tuple(fc.constantFrom(maxMessageSize - 1, maxMessageSize, maxMessageSize + 1), topic)
     .map(([n, topic]) => `{"topic":${JSON.stringify(topic)},"data":${dataOfSize(n)}}`);
   const deep = fc
     .tuple(fc.constantFrom(LIMITS.dataDepth, LIMITS.dataDepth + 1, 5000), fc.constantFrom('array', 'object', 'mixed') as fc.Arbitrary<'array' | 'object' | 'mixed'>, fc.boolean())
-    .map(([d, kind, asBatch]) => (asBatch ? `{"messages":[{"topic":"fz.deep","data":${nestedText(d, kind)}}]}` : `{"topic":"fz.deep","data":${nestedText(d, kind)}}`));
+    .chain(([d, kind, asBatch]) => topic.map((t) => (asBatch ? `{"messages":[{"topic":${JSON.stringify(t)},"data":${nestedText(d, kind)}}]}` : `{"topic":${JSON.stringify(t)},"data":${nestedText(d, kind)}}`)));
   const wrongShape = fc.oneof(
     fc.constantFrom('', 'null', '[]', '"x"', '1e400', '{"messages":{}}', '{"messages":null}', '{"messages":"a"}', '{"messages":[1]}', '{"__proto__":{"topic":"a","data":1}}', '{"topic":"a","__proto__":{"data":1}}', '{"messages":[{"topic":"a","data":1}],"messages":[]}'),
     jsonText,

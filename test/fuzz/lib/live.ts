@@ -140,6 +140,8 @@ export class Observer {
 export interface LiveOptions {
   /** Extra environment for the node. */
   env?: Record<string, string>;
+  /** Run after the node (and the control client) is up, also on the fresh nodes that replay a crash. */
+  onStart?: () => Promise<void>;
 }
 
 /** Per-target state: the node, the control client, the sampler, the tally, the violations. */
@@ -201,6 +203,7 @@ export class Live {
     });
     this.control = await Observer.open(this.node.wsUrl, hs256({ sub: 'control', topics: [this.controlTopic] }));
     await this.control.subscribe(this.controlTopic);
+    await options.onStart?.();
     await new Promise((resolve) => setTimeout(resolve, 200));
     this.baseline = processStats(this.node.pid);
     this.maxRss = this.baseline.rssBytes;
@@ -291,19 +294,33 @@ export class Live {
     );
   }
 
-  /** After a crash: replays the suspects one after the other on a fresh node; the one after which it dies is the culprit. */
+  /**
+   * After a crash: replays the suspects one after the other on a fresh node until it dies, then confirms the
+   * culprit by replaying it (or, as the exit is reported late, one of the two before it) alone on another.
+   */
   private async isolate<T>(suspects: number[], inputAt: (index: number) => T, runCase: (input: T, caseId: string) => Promise<string>, describe: (input: T) => string): Promise<{ caseId: string; description: string; crash: string } | undefined> {
     this.isolating = true;
+    const replay = async (index: number, waitMs: number): Promise<boolean> => {
+      await runCase(inputAt(index), `${this.target}#${index}`).catch(() => undefined);
+      await Promise.race([this.node.exited, new Promise((resolve) => setTimeout(resolve, waitMs))]);
+      return this.node.exit !== undefined;
+    };
     try {
+      const ordered = [...new Set(suspects)].sort((a, b) => a - b);
       await this.restart();
-      for (const index of [...new Set(suspects)].sort((a, b) => a - b)) {
-        const input = inputAt(index);
-        const caseId = `${this.target}#${index}`;
-        await runCase(input, caseId).catch(() => undefined);
-        await Promise.race([this.node.exited, new Promise((resolve) => setTimeout(resolve, 300))]);
-        if (this.node.exit !== undefined) {
+      let died = -1;
+      for (const [i, index] of ordered.entries()) {
+        if (await replay(index, 50)) {
+          died = i;
+          break;
+        }
+      }
+      if (died < 0) return undefined;
+      for (const index of ordered.slice(Math.max(0, died - 2), died + 1).reverse()) {
+        await this.restart();
+        if (await replay(index, 1000)) {
           await new Promise((resolve) => setTimeout(resolve, 200));
-          return { caseId, description: describe(input), crash: crashExcerpt(this.node).split('\n').slice(0, 8).join('\n') };
+          return { caseId: `${this.target}#${index}`, description: describe(inputAt(index)), crash: crashExcerpt(this.node).split('\n').slice(0, 8).join('\n') };
         }
       }
       return undefined;
