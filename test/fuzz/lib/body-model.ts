@@ -23,6 +23,16 @@ export function expectBody(bytes: Uint8Array, maxMessageSize: number): BodyExpec
   const bad: BodyExpectation = { verdict: 'reject', codes: new Set(['bad_request']) };
   // JSON text is UTF-8; whether a decoder replaces or refuses invalid bytes the doc does not say.
   if (!isUtf8(bytes)) return { verdict: 'either' };
+  return judge(bytes, maxMessageSize, bad);
+}
+
+/** For a body the contract leaves open (invalid UTF-8): the messages a decoder that replaces bad bytes accepts. */
+export function messagesIfReplaced(bytes: Uint8Array, maxMessageSize: number): { topic: string; data: unknown }[] | undefined {
+  const verdict = judge(Buffer.from(Buffer.from(bytes).toString('utf8')), maxMessageSize, { verdict: 'reject', codes: new Set(['bad_request']) });
+  return verdict.verdict === 'accept' ? verdict.messages : undefined;
+}
+
+function judge(bytes: Uint8Array, maxMessageSize: number, bad: BodyExpectation): BodyExpectation {
   const text = Buffer.from(bytes).toString('utf8');
   if (textDepth(text) > LIMITS.httpBodyDepth) return bad;
   const parsed = tryParse(text);
@@ -37,21 +47,24 @@ export function expectBody(bytes: Uint8Array, maxMessageSize: number): BodyExpec
   } else items = [body];
   const codes = new Set<string>();
   const messages: { topic: string; data: unknown }[] = [];
+  // Every problem of every message adds the code it would be answered with: which one a parser reports first
+  // the doc does not say.
   for (const item of items) {
-    if (!isPlainObject(item) || !hasOwn(item, 'topic') || !hasOwn(item, 'data')) {
+    if (!isPlainObject(item)) {
       codes.add('bad_request');
       continue;
     }
-    if (typeof item.topic !== 'string') {
+    const topic = hasOwn(item, 'topic') ? item.topic : undefined;
+    if (topic === undefined) codes.add('bad_request');
+    else if (typeof topic !== 'string') {
       // A topic of the wrong type is a wrong shape, or a topic that breaks the rules.
       codes.add('bad_request');
       codes.add('invalid_topic');
-      continue;
-    }
-    if (!topicValid(item.topic)) codes.add('invalid_topic');
-    if (valueDepth(item.data) > LIMITS.dataDepth) codes.add('bad_request');
+    } else if (!topicValid(topic)) codes.add('invalid_topic');
+    if (!hasOwn(item, 'data')) codes.add('bad_request');
+    else if (valueDepth(item.data) > LIMITS.dataDepth) codes.add('bad_request');
     else if (dataBytes(item.data) > maxMessageSize) codes.add('payload_too_large');
-    messages.push({ topic: item.topic, data: item.data });
+    if (typeof topic === 'string' && hasOwn(item, 'data')) messages.push({ topic, data: item.data });
   }
   if (codes.size > 0) return { verdict: 'reject', codes };
   // A single message with unknown fields next to topic and data: the doc neither allows nor forbids them.
