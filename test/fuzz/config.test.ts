@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { load } from './adapters/config.js';
-import { Tally, property, seedFor } from './lib/budget.js';
+import { Tally, property, seedFor, PROPERTY_TIMEOUT } from './lib/budget.js';
 import { CONFIG_VARIABLES } from './lib/contract.js';
 
 const tally = new Tally('unit-config', seedFor('unit-config'));
@@ -42,7 +42,7 @@ const value: fc.Arbitrary<string> = fc.oneof(
 
 const variable = fc.constantFrom(...CONFIG_VARIABLES);
 
-describe('config fuzz - loadConfig against the README', () => {
+describe('config fuzz - loadConfig against the README', { timeout: PROPERTY_TIMEOUT }, () => {
   it('config fuzz - the base environments load', () => {
     for (const [name, env] of Object.entries(BASES)) expect(load(env), name).toEqual({ ok: true });
   });

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decode, encode } from './adapters/envelope.js';
 import { jsonText } from './lib/arbitraries.js';
-import { Tally, property, seedFor } from './lib/budget.js';
+import { Tally, property, seedFor, PROPERTY_TIMEOUT } from './lib/budget.js';
 import { LIMITS } from './lib/contract.js';
 import { envelopeBytes, expectEnvelope } from './lib/envelope-model.js';
 import { canonical, nestedText, textDepth, tryParse } from './lib/json.js';
@@ -37,7 +37,7 @@ function check(bytes: Uint8Array): void {
   else expect([expected.ts, Math.trunc(expected.ts)], 'the publisher\'s ts is kept').toContain(outcome.ts);
 }
 
-describe('envelope fuzz - decodeEnvelope / encodeEnvelope against docs/protocol.md', () => {
+describe('envelope fuzz - decodeEnvelope / encodeEnvelope against docs/protocol.md', { timeout: PROPERTY_TIMEOUT }, () => {
   it('envelope fuzz - any message from Redis: never throws, delivered data is JSON with a finite ts, the verdict follows the contract', () => {
     fc.assert(
       fc.property(envelopeBytes, (bytes) => check(bytes)),

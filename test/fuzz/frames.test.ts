@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeFrame, deliveredFrame } from './adapters/frames.js';
 import { LIMITS, WS_ERROR_CODES } from './lib/contract.js';
-import { Tally, property, seedFor } from './lib/budget.js';
+import { Tally, property, seedFor, PROPERTY_TIMEOUT } from './lib/budget.js';
 import { scalarText } from './lib/arbitraries.js';
 import { ANY_ID, expectFrame, frameBytes } from './lib/frame-model.js';
 import { canonical, nestedText } from './lib/json.js';
@@ -48,7 +48,7 @@ const preview = (bytes: Uint8Array): string => {
   return text.length > 300 ? `${text.slice(0, 150)}…(${bytes.length} bytes)…${text.slice(-100)}` : text;
 };
 
-describe('frames fuzz - decodeClientFrame against docs/protocol.md', () => {
+describe('frames fuzz - decodeClientFrame against docs/protocol.md', { timeout: PROPERTY_TIMEOUT }, () => {
   it('frames fuzz - any bytes: never throws, refusals are documented codes, the verdict and the fields follow the contract', () => {
     fc.assert(
       fc.property(frameBytes, ({ bytes, binary }) => check(bytes, binary)),

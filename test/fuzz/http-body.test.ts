@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseBody } from './adapters/http-body.js';
-import { Tally, property, seedFor } from './lib/budget.js';
+import { Tally, property, seedFor, PROPERTY_TIMEOUT } from './lib/budget.js';
 import { bodyText, dataOfSize, expectBody } from './lib/body-model.js';
 import { HTTP_ERROR_STATUS, LIMITS, PUBLISH_STATUS } from './lib/contract.js';
 import { canonical, nestedText } from './lib/json.js';
@@ -41,7 +41,7 @@ function check(bytes: Uint8Array, maxMessageSize = MAX_MESSAGE): void {
   expect(outcome.messages.map((m) => canonical(JSON.parse(m.data))), 'data survives intact').toEqual(expected.messages.map((m) => canonical(m.data)));
 }
 
-describe('http body fuzz - parsePublishBody against docs/protocol.md', () => {
+describe('http body fuzz - parsePublishBody against docs/protocol.md', { timeout: PROPERTY_TIMEOUT }, () => {
   it('http body fuzz - any body: never throws, refusals carry a documented 400/413 code, accepted messages round-trip', () => {
     fc.assert(
       fc.property(bodyText(MAX_MESSAGE), (bytes) => check(bytes)),

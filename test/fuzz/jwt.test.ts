@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { welcomeFrame } from './adapters/frames.js';
 import { authenticator, decodeShape, type Verdict } from './adapters/jwt.js';
-import { Tally, property, seedFor } from './lib/budget.js';
+import { Tally, property, seedFor, PROPERTY_TIMEOUT } from './lib/budget.js';
 import { AUTH_FAILURES, LIMITS } from './lib/contract.js';
 import { nestedText } from './lib/json.js';
 import { FUZZ_SECRET, expectToken, mutatedToken, signText, tokenOf, tokenParts, type TokenParts } from './lib/token-model.js';
@@ -59,7 +59,7 @@ async function checkParts(parts: TokenParts, requireExp: boolean): Promise<void>
   }
 }
 
-describe('jwt fuzz - verification against docs/protocol.md and contract-8', () => {
+describe('jwt fuzz - verification against docs/protocol.md and contract-8', { timeout: PROPERTY_TIMEOUT }, () => {
   it('jwt fuzz - generated tokens (hostile claims, headers, algorithms, secrets): the verdict and reason follow the contract', async () => {
     await fc.assert(
       fc.asyncProperty(tokenParts(now), fc.boolean(), (parts, requireExp) => checkParts(parts, requireExp)),

@@ -3,14 +3,14 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compile, isValidTopic, matches } from './adapters/topics.js';
 import { anyTopicString, jsonText, malformedPattern, segment, sub, validTopic, wellFormedPattern } from './lib/arbitraries.js';
-import { Tally, property, seedFor } from './lib/budget.js';
+import { Tally, property, seedFor, PROPERTY_TIMEOUT } from './lib/budget.js';
 import { referenceMatch, referenceSubSafe, referenceTopicValid } from './lib/contract.js';
 import { tryParse } from './lib/json.js';
 
 const tally = new Tally('unit-topics', seedFor('unit-topics'));
 afterAll(() => tally.report());
 
-describe('topics fuzz - topics and patterns against docs/protocol.md', () => {
+describe('topics fuzz - topics and patterns against docs/protocol.md', { timeout: PROPERTY_TIMEOUT }, () => {
   it('topics fuzz - isValidTopic agrees with the documented rules on any string and never throws', () => {
     fc.assert(
       fc.property(fc.oneof(anyTopicString, fc.string({ unit: 'binary', maxLength: 300 }), fc.constantFrom('a'.repeat(256), 'a'.repeat(257))), (topic) => {

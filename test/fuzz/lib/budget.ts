@@ -16,6 +16,9 @@ export const FULL = process.env.HERALD_FUZZ === 'full';
 
 export const runs = (bounded: number, full: number): number => (FULL ? full : bounded);
 
+/** Per-test timeout of the property tests: vitest's default in `npm test`, long enough for the full budget. */
+export const PROPERTY_TIMEOUT = FULL ? 1_200_000 : 30_000;
+
 const fixedSeed = process.env.HERALD_FUZZ_SEED === undefined || process.env.HERALD_FUZZ_SEED === '' ? undefined : Number(process.env.HERALD_FUZZ_SEED);
 
 /** The seed of one target: HERALD_FUZZ_SEED when given, else a fresh one; printed either way. */
