@@ -12,7 +12,7 @@ import { ApiKeys } from './auth/api-keys.js';
 import { JwtAuthenticator } from './auth/authenticator.js';
 import type { Broker } from './broker/broker.js';
 import { MemoryBroker } from './broker/memory.js';
-import { RedisBroker } from './broker/redis.js';
+import { RedisBroker } from './broker/redis/broker.js';
 import type { Config } from './config.js';
 import { Hub } from './hub.js';
 import type { Logger } from './log.js';
@@ -93,6 +93,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     connections: () => transport.connectionCount,
     subscriptions: () => transport.subscriptions,
     topics: () => hub.localTopicCount,
+    shards: () => broker.shards(),
   });
 
   let draining = false;

@@ -9,7 +9,7 @@ import type { Broker } from './broker/broker.js';
 import type { Limits } from './config.js';
 import { CloseCode, type AuthFailure, type ErrorCode } from './errors.js';
 import type { Hub } from './hub.js';
-import { takeToken } from './lifecycle/rate-limit.js';
+import { refuse, takeToken } from './lifecycle/rate-limit.js';
 import type { ExpiryWheel } from './lifecycle/expiry.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -26,8 +26,13 @@ export interface Connection {
   /** Token bucket (lifecycle/rate-limit.ts). */
   tokens: number;
   refilledAt: number;
-  /** Consecutive frames refused by the rate limit. */
+  /** Frames refused by the rate limit in the window that began at strikesSince (lifecycle/rate-limit.ts). */
   strikes: number;
+  strikesSince: number;
+  /** When the last rate_limited error frame was sent. */
+  repliedAt: number;
+  /** The `auth` frames still being verified: each applies only after the one before it. */
+  authQueue: Promise<void> | undefined;
   /** Set by the close handler; async work checks it before touching the socket. */
   closed: boolean;
   /** Over HERALD_MAX_BACKPRESSURE: unsubscribed and waiting for its output to flush before 4008. */
@@ -62,16 +67,14 @@ export class ClientProtocol {
       ws.end(CloseCode.frameTooLarge, 'payload_too_large');
       return;
     }
-    if (!takeToken(conn, Date.now(), limits.clientRate, limits.clientBurst)) {
-      conn.strikes++;
-      if (conn.strikes >= limits.rateLimitCloseAfter) {
-        ws.end(CloseCode.rateLimited, 'rate_limited');
-        return;
-      }
-      this.fail(ws, undefined, 'rate_limited', `over ${limits.clientRate} frames per second; frame ignored`);
+    const now = Date.now();
+    if (!takeToken(conn, now, limits.clientRate, limits.clientBurst)) {
+      // A refused frame is not even decoded: a flood costs as little as possible.
+      const verdict = refuse(conn, now, limits.rateLimitCloseAfter);
+      if (verdict === 'close') ws.end(CloseCode.rateLimited, 'rate_limited');
+      else if (verdict === 'reply') this.fail(ws, undefined, 'rate_limited', `over ${limits.clientRate} frames per second; frames are being ignored`);
       return;
     }
-    conn.strikes = 0;
 
     const decoded = decodeClientFrame(bytes, isBinary);
     if (!decoded.ok) {
@@ -93,7 +96,7 @@ export class ClientProtocol {
         ws.send(encodePong(frame.id));
         return;
       case 'auth':
-        this.reauthenticate(ws, conn, conn.identity, frame.id, frame.token);
+        this.reauthenticate(ws, conn, frame.id, frame.token);
         return;
     }
   }
@@ -146,14 +149,31 @@ export class ClientProtocol {
     );
   }
 
-  private reauthenticate(ws: ClientSocket, conn: Connection, current: Identity, id: FrameId, token: string): void {
+  /**
+   * Verifications run side by side, but their outcomes apply in frame order:
+   * a slow JWKS fetch for one token can never overwrite a later token that was
+   * already acknowledged, and the last `auth` frame's token is the one in force.
+   */
+  private reauthenticate(ws: ClientSocket, conn: Connection, id: FrameId, token: string): void {
     const outcome = this.deps.authenticator.verify(token);
-    if ('then' in outcome) void outcome.then((settled) => this.applyToken(ws, conn, current, id, settled));
-    else this.applyToken(ws, conn, current, id, outcome);
+    const previous = conn.authQueue;
+    if (previous === undefined && !('then' in outcome)) {
+      this.applyToken(ws, conn, id, outcome);
+      return;
+    }
+    const applied: Promise<void> = (previous ?? Promise.resolve())
+      .then(() => outcome)
+      .then((settled) => {
+        this.applyToken(ws, conn, id, settled);
+        if (conn.authQueue === applied) conn.authQueue = undefined;
+      });
+    conn.authQueue = applied;
   }
 
-  private applyToken(ws: ClientSocket, conn: Connection, current: Identity, id: FrameId, outcome: AuthOutcome): void {
-    if (conn.closed) return;
+  private applyToken(ws: ClientSocket, conn: Connection, id: FrameId, outcome: AuthOutcome): void {
+    // The identity in force now, not when the frame arrived: an earlier `auth` may have replaced it meanwhile.
+    const current = conn.identity;
+    if (conn.closed || current === undefined) return;
     if (!outcome.ok) {
       this.deps.metrics.authFailures.inc({ reason: outcome.reason });
       this.deps.log.info({ conn: conn.id, sub: current.sub, reason: outcome.reason, detail: outcome.detail }, 'token refresh rejected');

@@ -31,6 +31,8 @@ export interface JwtConfig {
   readonly issuer: string | undefined;
   readonly audience: readonly string[] | undefined;
   readonly requireExp: boolean;
+  /** Least time between two JWKS fetches (unknown `kid`s wait for the next one). */
+  readonly jwksRefetchIntervalMs: number;
 }
 
 export interface Limits {
@@ -53,24 +55,30 @@ export interface Limits {
 /** Where messages between nodes travel. */
 export type BrokerConfig =
   | { readonly kind: 'memory' }
-  | { readonly kind: 'redis'; readonly url: string; readonly prefix: string }
-  | {
+  | (RedisCommon & { readonly kind: 'redis'; readonly url: string })
+  | (RedisCommon & {
       readonly kind: 'sentinel';
       readonly sentinels: readonly HostPort[];
       readonly name: string;
-      readonly prefix: string;
       readonly username: string | undefined;
       readonly password: string | undefined;
       readonly tls: boolean;
-    }
-  | {
+    })
+  | (RedisCommon & {
       readonly kind: 'cluster';
       readonly nodes: readonly HostPort[];
-      readonly prefix: string;
       readonly username: string | undefined;
       readonly password: string | undefined;
       readonly tls: boolean;
-    };
+    });
+
+/** What every Redis mode has. */
+export interface RedisCommon {
+  /** Channels are `<prefix>:<topic>`; keys `{<prefix>:<topic>}:…`. */
+  readonly prefix: string;
+  /** A publish Redis has not acknowledged within this is answered 503, and Redis refuses it after this deadline. */
+  readonly publishTimeoutMs: number;
+}
 
 export interface HostPort {
   readonly host: string;
@@ -124,6 +132,7 @@ export const VARIABLES: readonly VariableDoc[] = [
   { name: 'HERALD_JWT_SECRET', default: '(none)', secret: true },
   { name: 'HERALD_JWT_PUBLIC_KEY', default: '(none)' },
   { name: 'HERALD_JWKS_URL', default: '(none)' },
+  { name: 'HERALD_JWKS_REFETCH_INTERVAL', default: '5' },
   { name: 'HERALD_JWT_ALGORITHMS', default: '(derived from the configured keys)' },
   { name: 'HERALD_JWT_ISSUER', default: '(not checked)' },
   { name: 'HERALD_JWT_AUDIENCE', default: '(not checked)' },
@@ -140,7 +149,8 @@ export const VARIABLES: readonly VariableDoc[] = [
   { name: 'HERALD_CLIENT_RATE_CLOSE_AFTER', default: '20' },
   { name: 'HERALD_ALLOWED_ORIGINS', default: '(any)' },
   { name: 'HERALD_DRAIN_SECONDS', default: '10' },
-  { name: 'HERALD_REDIS_URL', default: '(none: in-memory broker)', secret: true },
+  { name: 'HERALD_BROKER', default: '(redis when a Redis is configured, else memory outside production)' },
+  { name: 'HERALD_REDIS_URL', default: '(none)', secret: true },
   { name: 'HERALD_REDIS_SENTINELS', default: '(none)' },
   { name: 'HERALD_REDIS_SENTINEL_NAME', default: '(none)' },
   { name: 'HERALD_REDIS_CLUSTER_NODES', default: '(none)' },
@@ -148,6 +158,7 @@ export const VARIABLES: readonly VariableDoc[] = [
   { name: 'HERALD_REDIS_PASSWORD', default: '(none)', secret: true },
   { name: 'HERALD_REDIS_TLS', default: 'false' },
   { name: 'HERALD_REDIS_PREFIX', default: 'herald' },
+  { name: 'HERALD_REDIS_PUBLISH_TIMEOUT_MS', default: '2000' },
   { name: 'HERALD_SUBSCRIPTION_LINGER_MS', default: '1000' },
 ];
 
@@ -316,6 +327,7 @@ function readJwt(r: Reader, production: boolean, generateSecret: () => string): 
       issuer: r.optional('HERALD_JWT_ISSUER'),
       audience: audience.length > 0 ? audience : undefined,
       requireExp: r.boolean('HERALD_JWT_REQUIRE_EXP', true),
+      jwksRefetchIntervalMs: r.integer('HERALD_JWKS_REFETCH_INTERVAL', 5, 1, 3600) * 1000,
     },
   };
 }
@@ -334,22 +346,36 @@ function readHostPorts(r: Reader, name: string): HostPort[] {
   return result;
 }
 
-function readBroker(r: Reader): BrokerConfig {
+function readBroker(r: Reader, production: boolean): BrokerConfig {
   const url = r.optional('HERALD_REDIS_URL');
   const sentinels = readHostPorts(r, 'HERALD_REDIS_SENTINELS');
   const clusterNodes = readHostPorts(r, 'HERALD_REDIS_CLUSTER_NODES');
   const prefix = r.string('HERALD_REDIS_PREFIX', 'herald');
-  if (!/^[A-Za-z0-9_\-.:{}]{1,64}$/.test(prefix)) {
-    r.problem('HERALD_REDIS_PREFIX', prefix, 'invalid prefix', '1 to 64 characters from A-Z a-z 0-9 _ - . : { }');
+  // No braces: keys are `{<prefix>:<topic>}:…` so that they hash like the channel `<prefix>:<topic>`.
+  if (!/^[A-Za-z0-9_\-.:]{1,64}$/.test(prefix)) {
+    r.problem('HERALD_REDIS_PREFIX', prefix, 'invalid prefix', '1 to 64 characters from A-Z a-z 0-9 _ - . : (no braces)');
   }
-  const chosen = [url !== undefined && 'HERALD_REDIS_URL', r.raw('HERALD_REDIS_SENTINELS') !== undefined && 'HERALD_REDIS_SENTINELS', r.raw('HERALD_REDIS_CLUSTER_NODES') !== undefined && 'HERALD_REDIS_CLUSTER_NODES'].filter(Boolean);
+  const publishTimeoutMs = r.integer('HERALD_REDIS_PUBLISH_TIMEOUT_MS', 2000, 100, 60_000);
+  const chosen = ['HERALD_REDIS_URL', 'HERALD_REDIS_SENTINELS', 'HERALD_REDIS_CLUSTER_NODES'].filter((name) => r.raw(name) !== undefined);
   if (chosen.length > 1) {
     r.problems.push(`${chosen.join(' and ')} are both set: choose one Redis mode (standalone URL, Sentinel, or Cluster)`);
+  }
+  const selected = r.optional('HERALD_BROKER')?.toLowerCase();
+  if (selected !== undefined && selected !== 'memory' && selected !== 'redis') {
+    r.problem('HERALD_BROKER', selected, 'unknown broker', 'memory (a single node, nothing shared) or redis');
+  } else if (selected === 'memory' && chosen.length > 0) {
+    r.problems.push(`HERALD_BROKER=memory but ${chosen.join(' and ')} is set: choose one (unset HERALD_BROKER to use Redis)`);
+  } else if (selected === 'redis' && chosen.length === 0) {
+    r.problems.push('HERALD_BROKER=redis needs HERALD_REDIS_URL, HERALD_REDIS_SENTINELS or HERALD_REDIS_CLUSTER_NODES');
+  } else if (selected === undefined && chosen.length === 0 && production) {
+    // Several replicas each on its own in-memory broker would look healthy and never deliver across pods.
+    r.problems.push('no Redis configured in production: set HERALD_REDIS_URL, HERALD_REDIS_SENTINELS or HERALD_REDIS_CLUSTER_NODES, or HERALD_BROKER=memory for one isolated node');
   }
   const username = r.optional('HERALD_REDIS_USERNAME');
   const password = r.optional('HERALD_REDIS_PASSWORD');
   const tls = r.boolean('HERALD_REDIS_TLS', false);
   const sentinelName = r.optional('HERALD_REDIS_SENTINEL_NAME');
+  const common: RedisCommon = { prefix, publishTimeoutMs };
   if (url !== undefined) {
     let parsed: URL | undefined;
     try {
@@ -360,14 +386,14 @@ function readBroker(r: Reader): BrokerConfig {
     if (parsed === undefined || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || parsed.hostname === '') {
       r.problem('HERALD_REDIS_URL', url, 'not a redis:// or rediss:// URL', 'redis://[user:password@]host[:port][/db] or rediss://... for TLS');
     }
-    return { kind: 'redis', url, prefix };
+    return { kind: 'redis', url, ...common };
   }
   if (r.raw('HERALD_REDIS_SENTINELS') !== undefined) {
     if (sentinelName === undefined) r.problem('HERALD_REDIS_SENTINEL_NAME', undefined, 'required with HERALD_REDIS_SENTINELS', 'the master name the sentinels monitor, e.g. mymaster');
-    return { kind: 'sentinel', sentinels, name: sentinelName ?? '', prefix, username, password, tls };
+    return { kind: 'sentinel', sentinels, name: sentinelName ?? '', username, password, tls, ...common };
   }
   if (r.raw('HERALD_REDIS_CLUSTER_NODES') !== undefined) {
-    return { kind: 'cluster', nodes: clusterNodes, prefix, username, password, tls };
+    return { kind: 'cluster', nodes: clusterNodes, username, password, tls, ...common };
   }
   return { kind: 'memory' };
 }
@@ -446,7 +472,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     limits: Object.freeze(limits),
     allowedOrigins: Object.freeze(readOrigins(r)),
     drainSeconds: r.integer('HERALD_DRAIN_SECONDS', 10, 0, 3600),
-    broker: Object.freeze(readBroker(r)),
+    broker: Object.freeze(readBroker(r, production)),
     subscriptionLingerMs: r.integer('HERALD_SUBSCRIPTION_LINGER_MS', 1000, 0, 600_000),
     generated: Object.freeze({ jwtSecret: generatedSecret, apiKey: generatedApiKey }),
   };

@@ -16,6 +16,7 @@ export interface LiveCounts {
   connections(): number;
   subscriptions(): number;
   topics(): number;
+  shards(): readonly { readonly index: number; readonly up: boolean }[];
 }
 
 function liveGauge(registry: Registry, name: string, help: string, read: () => number): Gauge {
@@ -49,7 +50,17 @@ export class Metrics {
   });
   readonly authFailures = new Counter({ name: 'herald_auth_failures_total', help: 'Rejected tokens, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly clientErrors = new Counter({ name: 'herald_client_errors_total', help: 'Error frames sent to clients, by code', labelNames: ['code'] as const, registers: [this.registry] });
-  readonly brokerUp = new Gauge({ name: 'herald_broker_up', help: '1 when the broker is connected, else 0', registers: [this.registry] });
+  readonly brokerUp = new Gauge({ name: 'herald_broker_up', help: '1 when messages flow through the broker (every shard answers and delivers), else 0', registers: [this.registry] });
+  readonly brokerShardUp = new Gauge({
+    name: 'herald_broker_shard_up',
+    help: '1 per broker shard (Redis master, by slot order) that answers and delivers, else 0',
+    labelNames: ['shard'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.brokerShardUp.reset();
+      for (const shard of this.live?.shards() ?? []) this.brokerShardUp.set({ shard: String(shard.index) }, shard.up ? 1 : 0);
+    },
+  });
   readonly brokerReconnects = new Counter({ name: 'herald_broker_reconnects_total', help: 'Times the broker connection came back after being lost', registers: [this.registry] });
   readonly draining = new Gauge({ name: 'herald_draining', help: '1 while the node drains before shutdown', registers: [this.registry] });
 

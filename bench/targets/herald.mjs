@@ -49,7 +49,7 @@ export async function startHerald(ctx, shape) {
         HERALD_CLIENT_RATE: '0',
         HERALD_MAX_CONNECTIONS: '0',
         HERALD_DRAIN_SECONDS: '0',
-        ...(redis ? { HERALD_REDIS_URL: redis.url } : {}),
+        ...(redis ? { HERALD_REDIS_URL: redis.url } : { HERALD_BROKER: 'memory' }),
       };
       return ctx.procs.spawn('server', `herald-${node}`, process.execPath, [...execArgv, MAIN], { env, cwd });
     });

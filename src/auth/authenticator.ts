@@ -6,11 +6,11 @@
  * JWKS keys already cached, so the common connect path allocates no promise;
  * only a JWKS key not seen before waits for a fetch.
  */
-import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
-import { JwksClient } from 'jwks-rsa';
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { Algorithm, JwtConfig } from '../config.js';
 import type { AuthFailure } from '../errors.js';
 import { GrantsCache, type Grants } from './grants.js';
+import { JwksKeys, type JwkLookup } from './jwks.js';
 import { decodeJws, decodePayload, keyMismatch, signatureValid, type DecodedJws } from './jws.js';
 
 export interface Identity {
@@ -32,24 +32,19 @@ export interface Authenticator {
   verify(token: string): AuthOutcome | Promise<AuthOutcome>;
 }
 
-const JWKS_KEY_TTL_MS = 10 * 60 * 1000;
-
 /** A key, or why there is none. */
 type KeyLookup = KeyObject | string;
 
 export class JwtAuthenticator implements Authenticator {
   private readonly secret: KeyObject | undefined;
-  private readonly jwks: JwksClient | undefined;
-  private readonly jwksKeys = new Map<string, { key: KeyObject; fetchedAt: number }>();
+  private readonly jwks: JwksKeys | undefined;
   private readonly grants = new GrantsCache();
   private readonly allowed: ReadonlySet<string>;
   private readonly audience: ReadonlySet<string> | undefined;
 
   constructor(private readonly config: JwtConfig) {
     this.secret = config.secret === undefined ? undefined : createSecretKey(Buffer.from(config.secret, 'utf8'));
-    this.jwks = config.jwksUrl === undefined
-      ? undefined
-      : new JwksClient({ jwksUri: config.jwksUrl, cache: true, rateLimit: true, jwksRequestsPerMinute: 10, timeout: 5000 });
+    this.jwks = config.jwksUrl === undefined ? undefined : new JwksKeys({ url: config.jwksUrl, refetchIntervalMs: config.jwksRefetchIntervalMs });
     this.allowed = new Set(config.algorithms);
     this.audience = config.audience === undefined ? undefined : new Set(config.audience);
   }
@@ -82,14 +77,13 @@ export class JwtAuthenticator implements Authenticator {
     if (typeof claims === 'string') return invalid(claims);
 
     const now = Math.floor(Date.now() / 1000);
-    const { nbf, exp } = claims;
-    if (nbf !== undefined) {
-      if (typeof nbf !== 'number') return invalid('claim "nbf" is not a number');
-      if (nbf > now) return invalid('token not active yet (nbf)');
+    const { nbf, exp, iat } = claims;
+    for (const [name, value] of [['exp', exp], ['nbf', nbf], ['iat', iat]] as const) {
+      if (value !== undefined && !isTimestamp(value)) return invalid(`claim "${name}" is not a time from 0 to ${MAX_TIMESTAMP} (unix seconds)`);
     }
+    if (nbf !== undefined && (nbf as number) > now) return invalid('token not active yet (nbf)');
     if (exp !== undefined) {
-      if (typeof exp !== 'number') return invalid('claim "exp" is not a number');
-      if (now >= exp) return { ok: false, reason: 'token_expired', detail: 'token expired' };
+      if (now >= (exp as number)) return { ok: false, reason: 'token_expired', detail: 'token expired' };
     } else if (this.config.requireExp) {
       return invalid('claim "exp" is required');
     }
@@ -104,30 +98,38 @@ export class JwtAuthenticator implements Authenticator {
     if (typeof sub !== 'string' || sub.length === 0) return invalid('claim "sub" is missing or not a non-empty string');
     const grants = this.grants.fromClaims(claims.topics, claims.publish);
     if (typeof grants === 'string') return invalid(grants);
-    return { ok: true, identity: { sub, exp: typeof exp === 'number' ? exp : null, grants } };
+    return { ok: true, identity: { sub, exp: exp === undefined ? null : (exp as number), grants } };
   }
 
   /** Chooses the key by the token's algorithm family, so that an HMAC secret can never verify an RS/ES token or the reverse. */
   private keyFor(alg: Algorithm, kid: string | undefined): KeyLookup | Promise<KeyLookup> {
     if (alg.startsWith('HS')) return this.secret ?? 'no secret for HMAC tokens';
-    if (this.jwks !== undefined && (kid !== undefined || this.config.publicKey === undefined)) return this.jwksKey(kid);
+    if (this.jwks !== undefined && (kid !== undefined || this.config.publicKey === undefined)) return this.jwksKey(alg, kid);
     return this.config.publicKey ?? `no public key for ${alg}`;
   }
 
-  private jwksKey(kid: string | undefined): KeyLookup | Promise<KeyLookup> {
-    const cacheKey = kid ?? '';
-    const cached = this.jwksKeys.get(cacheKey);
-    if (cached !== undefined && Date.now() - cached.fetchedAt < JWKS_KEY_TTL_MS) return cached.key;
-    return this.jwks!.getSigningKey(kid).then(
-      (signingKey) => {
-        const key = createPublicKey(signingKey.getPublicKey());
-        if (this.jwksKeys.size > 1000) this.jwksKeys.clear();
-        this.jwksKeys.set(cacheKey, { key, fetchedAt: Date.now() });
-        return key;
-      },
-      (error: Error) => `JWKS key ${kid ?? '(no kid)'} unavailable: ${error.message}`,
-    );
+  private jwksKey(alg: Algorithm, kid: string | undefined): KeyLookup | Promise<KeyLookup> {
+    const found = this.jwks!.lookup(kid);
+    return found instanceof Promise ? found.then((settled) => fitsAlgorithm(alg, settled)) : fitsAlgorithm(alg, found);
   }
+}
+
+/** A JWK that states its `alg` verifies only tokens of exactly that algorithm (RFC 7517 4.4). */
+function fitsAlgorithm(alg: Algorithm, found: JwkLookup): KeyLookup {
+  if (typeof found === 'string') return found;
+  if (found.alg !== undefined && found.alg !== alg) return `the JWKS key is for ${found.alg.slice(0, 16)}, not ${alg}`;
+  return found.key;
+}
+
+/**
+ * The latest time a token claim may name: 9999-12-31T23:59:59Z. Beyond it (or
+ * not finite: `1e400` parses to Infinity) a time is nonsense, and an Infinity
+ * would even turn the welcome frame into invalid JSON.
+ */
+export const MAX_TIMESTAMP = 253402300799;
+
+function isTimestamp(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_TIMESTAMP;
 }
 
 function invalid(detail: string): AuthOutcome {

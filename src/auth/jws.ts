@@ -17,6 +17,12 @@
  */
 import { constants, createHmac, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto';
 import type { Algorithm } from '../config.js';
+import { parseBoundedJson } from '../protocol/json.js';
+
+/** Headers and claims are flat in practice; deeper JSON is refused before anything walks or re-serialises it. */
+const MAX_TOKEN_JSON_DEPTH = 32;
+/** A `kid` names a key; anything longer is not a key name Herald will look up. */
+const MAX_KID_LENGTH = 256;
 
 export interface JwsHeader {
   readonly alg: string;
@@ -45,18 +51,19 @@ function parseHeader(segment: string): JwsHeader | string {
   const cached = headerCache.get(segment);
   if (cached !== undefined) return cached;
   let result: JwsHeader | string;
-  try {
-    const header = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as unknown;
+  const json = BASE64URL.test(segment) ? parseBoundedJson(Buffer.from(segment, 'base64url').toString('utf8'), MAX_TOKEN_JSON_DEPTH) : undefined;
+  if (json === undefined || !json.ok) result = `header is not base64url-encoded JSON${json === undefined || json.problem === 'not valid JSON' ? '' : ` (${json.problem})`}`;
+  else {
+    const header = json.value;
     if (typeof header !== 'object' || header === null || Array.isArray(header)) result = 'header is not a JSON object';
     else {
       const { alg, kid, crit } = header as { alg?: unknown; kid?: unknown; crit?: unknown };
       if (typeof alg !== 'string') result = 'header has no "alg"';
       else if (crit !== undefined) result = 'header has "crit" extensions, which Herald does not support';
       else if (kid !== undefined && typeof kid !== 'string') result = 'header "kid" is not a string';
+      else if (kid !== undefined && kid.length > MAX_KID_LENGTH) result = `header "kid" is longer than ${MAX_KID_LENGTH} characters`;
       else result = { alg, kid };
     }
-  } catch {
-    result = 'header is not base64url-encoded JSON';
   }
   if (headerCache.size >= HEADER_CACHE_LIMIT) headerCache.clear();
   headerCache.set(segment, result);
@@ -118,11 +125,9 @@ export function signatureValid(alg: Algorithm, jws: DecodedJws, key: KeyObject):
 
 /** Decodes the payload of a token whose signature was verified. */
 export function decodePayload(jws: DecodedJws): Record<string, unknown> | string {
-  try {
-    const payload = JSON.parse(Buffer.from(jws.payloadSegment, 'base64url').toString('utf8')) as unknown;
-    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return 'payload is not a JSON object';
-    return payload as Record<string, unknown>;
-  } catch {
-    return 'payload is not base64url-encoded JSON';
-  }
+  const json = parseBoundedJson(Buffer.from(jws.payloadSegment, 'base64url').toString('utf8'), MAX_TOKEN_JSON_DEPTH);
+  if (!json.ok) return json.problem === 'not valid JSON' ? 'payload is not base64url-encoded JSON' : `payload is ${json.problem}`;
+  const payload = json.value;
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return 'payload is not a JSON object';
+  return payload as Record<string, unknown>;
 }

@@ -14,7 +14,8 @@
  * - `subscribe`/`unsubscribe` are idempotent per topic (the Hub reference-counts
  *   local subscribers and calls them on the first and after the last).
  * - `publish` resolves when the broker has accepted the message and rejects
- *   with HeraldError('unavailable') when it cannot.
+ *   with HeraldError('unavailable') when it cannot; a rejected message is
+ *   never delivered, not even later.
  * - `close()` is idempotent and stops all delivery.
  */
 
@@ -28,6 +29,22 @@ export interface BrokerMessage {
 
 export type MessageHandler = (topic: string, message: BrokerMessage) => void;
 
+export interface PublishOptions {
+  /**
+   * Checked just before the message leaves the node: true means the requester
+   * went away (an HTTP connection closed) and the message must not be sent,
+   * because nobody would learn that it was.
+   */
+  readonly cancelled?: () => boolean;
+}
+
+/** One shard of the broker (a Redis master; the memory broker is one shard). */
+export interface ShardHealth {
+  /** 0, 1, …: a bounded label for metrics. */
+  readonly index: number;
+  readonly up: boolean;
+}
+
 /** Told whenever the broker's connection goes up or down. */
 export type StatusListener = (up: boolean) => void;
 
@@ -40,10 +57,15 @@ export interface Broker {
    * retrying: the node serves, unready, until it comes up.
    */
   start(onMessage: MessageHandler, onStatus: StatusListener): Promise<void>;
-  /** Whether publishes and subscriptions can currently succeed. */
+  /**
+   * Whether messages flow: publishes and subscriptions can succeed on every
+   * shard and subscribed messages actually arrive (what /readyz reports).
+   */
   isUp(): boolean;
+  /** Each shard's health, for herald_broker_shard_up. */
+  shards(): readonly ShardHealth[];
   subscribe(topic: string): Promise<void>;
   unsubscribe(topic: string): Promise<void>;
-  publish(topic: string, message: BrokerMessage): Promise<void>;
+  publish(topic: string, message: BrokerMessage, options?: PublishOptions): Promise<void>;
   close(): Promise<void>;
 }

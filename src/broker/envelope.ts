@@ -7,7 +7,11 @@
  * Unknown fields are ignored, so fields can be added (a per-topic `seq` is
  * planned) without breaking publishers or older nodes.
  */
+import { MAX_DATA_DEPTH, parseBoundedJson } from '../protocol/json.js';
 import type { BrokerMessage } from './broker.js';
+
+/** The envelope is an object around `data`. */
+const MAX_ENVELOPE_DEPTH = MAX_DATA_DEPTH + 1;
 
 export function channelFor(prefix: string, topic: string): string {
   return `${prefix}:${topic}`;
@@ -21,15 +25,14 @@ export function encodeEnvelope(message: BrokerMessage): string {
 /**
  * Decodes an envelope from Redis: one parse and one serialisation of `data`.
  * A missing or unusable `ts` becomes `receivedAt`, the receiving node's clock.
- * Returns a description of the problem for anything that is not an envelope.
+ * Returns a description of the problem for anything that is not an envelope,
+ * including `data` nested deeper than the message contract allows (which
+ * could not be re-serialised safely).
  */
 export function decodeEnvelope(raw: string, receivedAt: number): BrokerMessage | string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return 'not JSON';
-  }
+  const json = parseBoundedJson(raw, MAX_ENVELOPE_DEPTH);
+  if (!json.ok) return json.problem;
+  const parsed = json.value;
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'not a JSON object';
   const envelope = parsed as { data?: unknown; ts?: unknown };
   if (envelope.data === undefined) return 'no "data" field';

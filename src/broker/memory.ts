@@ -9,7 +9,7 @@
  * kept: the queue is delivered in publish order.
  */
 import { HeraldError } from '../errors.js';
-import type { Broker, BrokerMessage, MessageHandler } from './broker.js';
+import type { Broker, BrokerMessage, MessageHandler, PublishOptions, ShardHealth } from './broker.js';
 
 export class MemoryBroker implements Broker {
   readonly kind = 'memory';
@@ -18,6 +18,8 @@ export class MemoryBroker implements Broker {
   private closed = false;
   private queuedTopics: string[] = [];
   private queuedMessages: BrokerMessage[] = [];
+  /** Publishes whose requester may go away before the flush (HTTP), with how to answer them. */
+  private cancellable = new Map<number, { cancelled: () => boolean; resolve: () => void; reject: (error: HeraldError) => void }>();
   private flushScheduled = false;
 
   async start(onMessage: MessageHandler): Promise<void> {
@@ -29,6 +31,10 @@ export class MemoryBroker implements Broker {
     return this.onMessage !== undefined && !this.closed;
   }
 
+  shards(): readonly ShardHealth[] {
+    return [{ index: 0, up: this.isUp() }];
+  }
+
   async subscribe(topic: string): Promise<void> {
     if (!this.isUp()) throw new HeraldError('unavailable', 'broker is closed');
     this.topics.add(topic);
@@ -38,15 +44,18 @@ export class MemoryBroker implements Broker {
     this.topics.delete(topic);
   }
 
-  publish(topic: string, message: BrokerMessage): Promise<void> {
+  publish(topic: string, message: BrokerMessage, options?: PublishOptions): Promise<void> {
     if (!this.isUp()) return Promise.reject(new HeraldError('unavailable', 'broker is closed'));
+    const index = this.queuedTopics.length;
     this.queuedTopics.push(topic);
     this.queuedMessages.push(message);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
     }
-    return RESOLVED;
+    const cancelled = options?.cancelled;
+    if (cancelled === undefined) return RESOLVED;
+    return new Promise((resolve, reject) => this.cancellable.set(index, { cancelled, resolve, reject }));
   }
 
   async close(): Promise<void> {
@@ -54,6 +63,8 @@ export class MemoryBroker implements Broker {
     this.topics.clear();
     this.queuedTopics = [];
     this.queuedMessages = [];
+    for (const entry of this.cancellable.values()) entry.reject(new HeraldError('unavailable', 'broker is closed'));
+    this.cancellable.clear();
   }
 
   /** Delivers the turn's messages; a topic's subscription is checked at delivery, as Redis would. */
@@ -61,10 +72,20 @@ export class MemoryBroker implements Broker {
     this.flushScheduled = false;
     const topics = this.queuedTopics;
     const messages = this.queuedMessages;
+    const cancellable = this.cancellable;
     this.queuedTopics = [];
     this.queuedMessages = [];
+    this.cancellable = new Map();
     if (this.closed) return;
     for (let i = 0; i < topics.length; i++) {
+      const waiting = cancellable.get(i);
+      if (waiting !== undefined) {
+        if (waiting.cancelled()) {
+          waiting.reject(new HeraldError('unavailable', 'the request went away before the message was sent; not published'));
+          continue;
+        }
+        waiting.resolve();
+      }
       const topic = topics[i]!;
       if (this.topics.has(topic)) this.onMessage!(topic, messages[i]!);
     }

@@ -4,6 +4,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import type { BrokerMessage } from '../broker/broker.js';
+import { MAX_DATA_DEPTH, parseBoundedJson } from './json.js';
 
 export type FrameId = string | number | undefined;
 
@@ -18,7 +19,16 @@ export type Decoded =
   | { readonly ok: true; readonly frame: ClientFrame }
   | { readonly ok: false; readonly id: FrameId; readonly code: ErrorCode; readonly message: string };
 
+/** An `id` string's limit, in Unicode code points (what docs/protocol.md calls characters). */
 const MAX_ID_LENGTH = 128;
+/** A frame is an object around the message's `data`: one level more than the data may have. */
+const MAX_FRAME_DEPTH = MAX_DATA_DEPTH + 1;
+/**
+ * Frames up to this depth are still parsed (safe: JSON.parse is iterative and
+ * nothing re-serialises them), so that a publish whose data is a little too
+ * deep is answered with its own `id`; anything deeper is refused unread.
+ */
+const MAX_PARSED_DEPTH = MAX_DATA_DEPTH * 2;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function fail(id: FrameId, message: string): Decoded {
@@ -27,20 +37,25 @@ function fail(id: FrameId, message: string): Decoded {
 
 export function decodeClientFrame(bytes: ArrayBuffer, isBinary: boolean): Decoded {
   if (isBinary) return fail(undefined, 'binary frames are not supported; send JSON text');
-  let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(decoder.decode(bytes));
+    text = decoder.decode(bytes);
   } catch {
-    return fail(undefined, 'frame is not valid JSON text');
+    return fail(undefined, 'frame is not valid UTF-8 text');
   }
+  const json = parseBoundedJson(text, MAX_PARSED_DEPTH);
+  if (!json.ok) return fail(undefined, json.problem === 'not valid JSON' ? 'frame is not valid JSON text' : `frame is ${json.problem} (data may nest at most ${MAX_DATA_DEPTH})`);
+  const parsed = json.value;
+  const tooDeep = json.depth > MAX_FRAME_DEPTH;
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail(undefined, 'frame is not a JSON object');
   const f = parsed as Record<string, unknown>;
 
   const rawId = f.id;
   let id: FrameId;
   if (rawId === undefined) id = undefined;
-  else if ((typeof rawId === 'number' && Number.isFinite(rawId)) || (typeof rawId === 'string' && rawId.length <= MAX_ID_LENGTH)) id = rawId;
+  else if ((typeof rawId === 'number' && Number.isFinite(rawId)) || (typeof rawId === 'string' && codePointsAtMost(rawId, MAX_ID_LENGTH))) id = rawId;
   else return fail(undefined, `"id" must be a finite number or a string of at most ${MAX_ID_LENGTH} characters`);
+  if (tooDeep) return fail(id, `frame nests deeper than ${MAX_FRAME_DEPTH} levels (data may nest at most ${MAX_DATA_DEPTH})`);
 
   switch (f.type) {
     case 'subscribe':
@@ -59,8 +74,25 @@ export function decodeClientFrame(bytes: ArrayBuffer, isBinary: boolean): Decode
     case undefined:
       return fail(id, 'frame has no "type"');
     default:
-      return fail(id, `unknown frame type ${JSON.stringify(f.type).slice(0, 64)}`);
+      return fail(id, typeof f.type === 'string' ? `unknown frame type ${JSON.stringify(f.type.slice(0, 64))}` : '"type" must be a string');
   }
+}
+
+/** Whether `s` has at most `max` code points; a surrogate pair counts once. */
+function codePointsAtMost(s: string, max: number): boolean {
+  if (s.length <= max) return true;
+  if (s.length > max * 2) return false;
+  let count = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point.
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    if (++count > max) return false;
+  }
+  return true;
 }
 
 function idField(id: FrameId): string {

@@ -9,10 +9,15 @@ import type { Broker, BrokerMessage } from '../broker/broker.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { MAX_DATA_DEPTH, parseBoundedJson } from '../protocol/json.js';
 import { isValidTopic } from '../protocol/topics.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_BATCH = 1000;
+/** `data` sits one level into a single-message body, three into a batch (`{"messages":[{"data":…}]}`). */
+const SINGLE_DEPTH = MAX_DATA_DEPTH + 1;
+const BATCH_DEPTH = MAX_DATA_DEPTH + 3;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: '200 OK', 202: '202 Accepted', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden',
@@ -60,12 +65,15 @@ type Parsed = { ok: true; messages: { topic: string; message: BrokerMessage }[] 
 
 /** Validates a publish body: `{topic, data}` or `{messages: [{topic, data}, ...]}`. */
 export function parsePublishBody(body: Buffer, maxMessageSize: number, now: number): Parsed {
-  let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    text = utf8.decode(body);
   } catch {
-    return { ok: false, code: 'bad_request', message: 'body is not valid JSON' };
+    return { ok: false, code: 'bad_request', message: 'body is not valid UTF-8' };
   }
+  const json = parseBoundedJson(text, BATCH_DEPTH);
+  if (!json.ok) return { ok: false, code: 'bad_request', message: json.problem === 'not valid JSON' ? 'body is not valid JSON' : `body is ${json.problem}; data may nest at most ${MAX_DATA_DEPTH}` };
+  const parsed = json.value;
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return { ok: false, code: 'bad_request', message: 'body must be a JSON object: {"topic":...,"data":...} or {"messages":[...]}' };
   }
@@ -77,6 +85,7 @@ export function parsePublishBody(body: Buffer, maxMessageSize: number, now: numb
     if (root.messages.length > MAX_BATCH) return { ok: false, code: 'bad_request', message: `"messages" has ${root.messages.length} entries; at most ${MAX_BATCH}` };
     items = root.messages;
   } else {
+    if (json.depth > SINGLE_DEPTH) return { ok: false, code: 'bad_request', message: `body nests deeper than ${SINGLE_DEPTH} levels; data may nest at most ${MAX_DATA_DEPTH}` };
     items = [root];
   }
   const messages: { topic: string; message: BrokerMessage }[] = [];
@@ -122,7 +131,6 @@ export function attachHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
     if (!deps.apiKeys.accepts(req.getHeader('authorization'))) return sendError(res, 'unauthorized', 'missing or invalid API key (Authorization: Bearer <key>)', true);
     const declared = Number(req.getHeader('content-length') || '0');
     if (declared > MAX_BODY_BYTES) return sendError(res, 'payload_too_large', `body over ${MAX_BODY_BYTES} bytes`, true);
-    if (!deps.broker.isUp()) return sendError(res, 'unavailable', 'broker unavailable; retry later', true);
 
     // uWebSockets.js keeps one abort handler per response: this one serves both the body read and the publish.
     const state: RequestState = { aborted: false };
@@ -133,7 +141,10 @@ export function attachHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
       const parsed = parsePublishBody(body, deps.maxMessageSize, Date.now());
       if (!parsed.ok) return sendError(res, parsed.code, parsed.message);
       publishedByHttp.inc(parsed.messages.length);
-      Promise.all(parsed.messages.map(({ topic, message }) => deps.broker.publish(topic, message))).then(
+      // A message still queued when the connection goes away (a pipelined request makes uWebSockets.js
+      // close it) is not sent: nobody would learn whether it was published.
+      const options = { cancelled: () => state.aborted };
+      Promise.all(parsed.messages.map(({ topic, message }) => deps.broker.publish(topic, message, options))).then(
         () => {
           if (!state.aborted) sendJson(res, 202, { accepted: parsed.messages.length });
         },

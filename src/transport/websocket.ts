@@ -24,6 +24,8 @@ const EXPIRY_TICK_MS = 250;
 const BACKPRESSURE_SWEEP_MS = 1000;
 /** A shed consumer that never reads its backlog is cut off after this. */
 const SHED_GRACE_MS = 10_000;
+/** Closes due within this of each other go out together, so a drain of 100,000 sockets is not 100,000 timers. */
+const DRAIN_MIN_STEP_MS = 5;
 /** Close codes reported as themselves in herald_disconnections_total; others are "other", to bound the label. */
 const KNOWN_CLOSE_CODES = new Set([1000, 1001, 1005, 1006, 1009, 1011, 4001, 4008, 4029]);
 
@@ -112,6 +114,9 @@ export class WebSocketTransport {
         tokens: this.deps.limits.clientBurst,
         refilledAt: Date.now(),
         strikes: 0,
+        strikesSince: 0,
+        repliedAt: 0,
+        authQueue: undefined,
         closed: false,
         shedding: false,
         shedAt: 0,
@@ -120,6 +125,7 @@ export class WebSocketTransport {
     };
 
     if (token === undefined) return upgradeWith(undefined);
+    if (token === MALFORMED_BEARER) return upgradeWith(MALFORMED_OUTCOME);
     const outcome = this.deps.authenticator.verify(token);
     if (!('then' in outcome)) return upgradeWith(outcome);
 
@@ -223,20 +229,29 @@ export class WebSocketTransport {
 
   /**
    * Refuses new connections and closes the open ones with 1001, spread evenly
-   * over `seconds` so that clients do not all reconnect to the remaining nodes
-   * in the same instant. Resolves when every socket is closed.
+   * over `seconds` whatever their number (socket i of n at i/n of the window),
+   * so that clients do not all reconnect to the remaining nodes in the same
+   * instant. Resolves when every socket is closed.
    */
   async drain(seconds: number): Promise<void> {
     this.draining = true;
     const sockets = [...this.sockets];
-    const stepMs = 100;
-    const steps = Math.max(1, Math.floor((seconds * 1000) / stepMs));
-    const perStep = Math.ceil(sockets.length / steps);
-    for (let i = 0; i < sockets.length; i += perStep) {
-      for (const ws of sockets.slice(i, i + perStep)) {
+    const total = sockets.length;
+    const windowMs = seconds * 1000;
+    const start = Date.now();
+    let next = 0;
+    while (next < total) {
+      const elapsed = Date.now() - start;
+      // Every socket whose slot (i * window / n) has come.
+      const due = windowMs === 0 ? total : Math.min(total, Math.floor((elapsed * total) / windowMs) + 1);
+      for (; next < due; next++) {
+        const ws = sockets[next]!;
         if (!ws.getUserData().closed) ws.end(CloseCode.draining, 'draining');
       }
-      if (i + perStep < sockets.length) await new Promise((resolve) => setTimeout(resolve, stepMs));
+      if (next < total) {
+        const wait = Math.max(DRAIN_MIN_STEP_MS, (next * windowMs) / total - (Date.now() - start));
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }
   }
 
@@ -248,15 +263,24 @@ export class WebSocketTransport {
   }
 }
 
-function tokenFrom(req: HttpRequest): string | undefined {
+/**
+ * Where the upgrade's token is: an `Authorization: Bearer` header, else the
+ * `token` query parameter. A header of another scheme (Basic credentials for a
+ * proxy, say) is not Herald's and is ignored; a Bearer header that is
+ * malformed is a bad token, not a missing one.
+ */
+function tokenFrom(req: HttpRequest): string | undefined | typeof MALFORMED_BEARER {
   const authorization = req.getHeader('authorization');
-  if (authorization !== '') {
+  if (/^bearer(\s|$)/i.test(authorization)) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    return match?.[1];
+    return match === null ? MALFORMED_BEARER : match[1];
   }
   const query = req.getQuery('token');
   return query === undefined || query === '' ? undefined : query;
 }
+
+const MALFORMED_BEARER = Symbol('malformed bearer header');
+const MALFORMED_OUTCOME: AuthOutcome = { ok: false, reason: 'token_invalid', detail: 'malformed Authorization: Bearer header' };
 
 /** Echo "herald.v1" when offered, else the first offered protocol: browsers fail a handshake that offered protocols and got none back. */
 function chooseSubprotocol(header: string): string {

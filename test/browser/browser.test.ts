@@ -11,11 +11,11 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishHttp } from '../helpers/client.js';
 import { startNode, type TestNode } from '../helpers/node.js';
+import { need, unless } from '../helpers/skip.js';
 import { API_KEY, hs256 } from '../helpers/tokens.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`[browser tests] SKIPPED: no ${CHROMIUM} (Debian package chromium; .ci/run installs it)`);
+const chromiumNeed = need(CHROMIUM, existsSync(CHROMIUM), 'Debian: apt-get install chromium; .ci/run installs it', 'required');
 
 /** Serves an empty page, so that the browser has an origin to connect from. */
 async function pageServer(): Promise<{ server: Server; origin: string }> {
@@ -27,7 +27,7 @@ async function pageServer(): Promise<{ server: Server; origin: string }> {
   return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
-describe.runIf(haveChromium)('browser - Herald from headless Chromium', () => {
+describe('browser - Herald from headless Chromium', unless(chromiumNeed), () => {
   let node: TestNode;
   let browser: Browser;
   let page: Page;

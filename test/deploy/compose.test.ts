@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { VARIABLES } from '../../src/config.js';
-import { ROOT, hasDockerCompose, run, warnSkipped } from './lib/tools.js';
+import { unless } from '../helpers/skip.js';
+import { ROOT, dockerComposeNeed, run } from './lib/tools.js';
 
 interface Service {
   image?: string;
@@ -29,8 +30,7 @@ const compose = parse(readFileSync(join(DEPLOY, 'docker-compose.yml'), 'utf8'), 
 const services = compose.services;
 const heraldServices = Object.keys(services).filter((name) => services[name]!.environment?.HERALD_NODE_ID !== undefined);
 const defaultOf = (name: string): string => VARIABLES.find((v) => v.name === name)!.default;
-const composePlugin = hasDockerCompose();
-if (!composePlugin) warnSkipped('docker compose config', 'the docker compose plugin is not installed here');
+const composePlugin = dockerComposeNeed();
 
 /** Host path → container path of a service's bind mounts. */
 function mounts(service: Service): Map<string, string> {
@@ -128,7 +128,7 @@ describe('compose - the reference stack', () => {
     for (const panel of dashboard.panels.filter((p) => p.type !== 'row')) expect(panel.datasource?.uid).toBe('${datasource}');
   });
 
-  it.skipIf(!composePlugin)('compose - docker compose config accepts the file', async () => {
+  it('compose - docker compose config accepts the file', unless(composePlugin), async () => {
     const result = await run('docker', ['compose', '-f', 'deploy/docker-compose.yml', 'config', '--quiet'], {
       timeoutMs: 30_000,
       env: { ...process.env, HERALD_JWT_SECRET: 'x'.repeat(32), HERALD_API_KEYS: 'y'.repeat(24) },

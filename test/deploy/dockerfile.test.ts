@@ -10,7 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { VARIABLES } from '../../src/config.js';
 import { TestClient, scrape, withTimeout } from '../helpers/client.js';
 import { API_KEY, SECRET, hs256 } from '../helpers/tokens.js';
-import { ROOT, hasDockerEngine, run, warnSkipped } from './lib/tools.js';
+import { unless } from '../helpers/skip.js';
+import { ROOT, dockerEngineNeed, run } from './lib/tools.js';
 
 interface Instruction {
   readonly keyword: string;
@@ -138,10 +139,7 @@ describe('docker - the Dockerfile', () => {
   });
 });
 
-const engine = hasDockerEngine();
-if (!engine) warnSkipped('docker build and run of the image', 'no Docker engine answers here (docker info fails)');
-
-describe.runIf(engine)('docker - the image, built and run', () => {
+describe('docker - the image, built and run', unless(dockerEngineNeed()), () => {
   const tag = `herald-test:${randomBytes(4).toString('hex')}`;
   let container = '';
 

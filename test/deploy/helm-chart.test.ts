@@ -15,7 +15,7 @@ import { ROOT } from './lib/tools.js';
 const validate = schemaValidator();
 const defaults = chartValues();
 const deploymentTemplate = readText(join(CHART, 'templates/deployment.yaml'));
-const secretTemplate = readText(join(CHART, 'templates/secret.yaml'));
+const helpersTemplate = readText(join(CHART, 'templates/_helpers.tpl'));
 
 /** The value at a dotted path, with `found` telling a null value from a missing key. */
 function lookup(values: unknown, path: string): { found: boolean; value: unknown } {
@@ -50,12 +50,18 @@ describe('helm-values - values.yaml and the examples against values.schema.json'
     expect(modes).toEqual(expect.arrayContaining([['standalone'], ['sentinel'], ['cluster']]));
   });
 
-  it.each(exampleFiles().map((file) => [basename(file), file]))('helm-values - helm/examples/%s merged over the defaults validates and chooses exactly one Redis mode', (_name, file) => {
+  it('helm-values - there is an example for a single pod without Redis', () => {
+    const brokers = exampleFiles().map((file) => (coalesce(defaults, parse(readText(file)) as Values) as { broker: string }).broker);
+    expect(brokers).toContain('memory');
+    expect(defaults.broker).toBe('redis');
+  });
+
+  it.each(exampleFiles().map((file) => [basename(file), file]))('helm-values - helm/examples/%s merged over the defaults validates and chooses exactly one Redis mode, or none for broker: memory', (_name, file) => {
     const overrides = parse(readText(file)) as Values;
     const merged = coalesce(defaults, overrides);
     const result = validate(merged);
     expect(result.valid, errorsText(result.errors)).toBe(true);
-    expect(redisModes(merged)).toHaveLength(1);
+    expect(redisModes(merged)).toHaveLength(merged.broker === 'memory' ? 0 : 1);
   });
 
   const rejected: [string, unknown, string][] = [
@@ -70,6 +76,7 @@ describe('helm-values - values.yaml and the examples against values.schema.json'
     ['auth.apiKeys', ['short'], '/auth/apiKeys/0'],
     ['auth.jwtSecret', 'too-short', '/auth/jwtSecret'],
     ['herald.drainSeconds', -1, '/herald/drainSeconds'],
+    ['herald.jwt.jwksRefetchInterval', 0, '/herald/jwt/jwksRefetchInterval'],
     ['herald.drainSeconds', '10', '/herald/drainSeconds'],
     ['herald.logLevel', 'verbose', '/herald/logLevel'],
     ['herald.limits.idleTimeout', 5, '/herald/limits/idleTimeout'],
@@ -83,6 +90,19 @@ describe('helm-values - values.yaml and the examples against values.schema.json'
     ['terminationGracePeriodSeconds', '60', '/terminationGracePeriodSeconds'],
     ['podAnnotations', { 'example.com/weight': 3 }, '/podAnnotations/example.com~1weight'],
     ['nodeSelectr', { disk: 'ssd' }, ''],
+    ['broker', 'nats', '/broker'],
+    ['broker', '', '/broker'],
+    ['redis.prefix', 'herald{1}', '/redis/prefix'],
+    ['redis.publishTimeoutMs', 0, '/redis/publishTimeoutMs'],
+    ['redis.publishTimeoutMs', 60001, '/redis/publishTimeoutMs'],
+    ['herald.limits.maxConnections', -1, '/herald/limits/maxConnections'],
+    ['herald.limits.maxConnections', '5000', '/herald/limits/maxConnections'],
+    ['memorySizing.limitPercent', 120, '/memorySizing/limitPercent'],
+    ['memorySizing.enforce', 'no', '/memorySizing/enforce'],
+    ['service.ports.metrics', 9091, '/service/ports'],
+    ['metricsService.port', 0, '/metricsService/port'],
+    ['networkPolicy.clientsFrom', [{}], '/networkPolicy/clientsFrom/0'],
+    ['networkPolicy.metrics.namespaceSelectr', {}, '/networkPolicy/metrics'],
   ];
   it.each(rejected)('helm-values - %s: %j is rejected', (path, value, instancePath) => {
     const result = validate(withValue(defaults, path, value));
@@ -99,6 +119,11 @@ describe('helm-values - values.yaml and the examples against values.schema.json'
     ['redis.url', 'rediss://default:secret@redis.example.com:6380/1'],
     ['redis.sentinel.hosts', ['[fd00::1]:26379', 'sentinel-1.redis:26379']],
     ['autoscaling.targetCPUUtilizationPercentage', null],
+    ['broker', 'memory'],
+    ['herald.limits.maxConnections', null],
+    ['herald.limits.maxConnections', 1000],
+    ['networkPolicy.enabled', true],
+    ['networkPolicy.clientsFrom', [{ podSelector: { matchLabels: { app: 'ingress' } } }]],
   ];
   it.each(accepted)('helm-values - %s: %j is accepted', (path, value) => {
     const result = validate(withValue(defaults, path, value));
@@ -212,16 +237,16 @@ describe('helm-chart - the chart against Herald', () => {
       HERALD_DRAIN_SECONDS: 'herald.drainSeconds',
       HERALD_SUBSCRIPTION_LINGER_MS: 'herald.subscriptionLingerMs',
       HERALD_JWT_REQUIRE_EXP: 'herald.jwt.requireExp',
+      HERALD_JWKS_REFETCH_INTERVAL: 'herald.jwt.jwksRefetchInterval',
       HERALD_MAX_PAYLOAD: 'herald.limits.maxPayload',
       HERALD_MAX_MESSAGE_SIZE: 'herald.limits.maxMessageSize',
       HERALD_MAX_SUBSCRIPTIONS: 'herald.limits.maxSubscriptions',
-      HERALD_MAX_CONNECTIONS: 'herald.limits.maxConnections',
       HERALD_IDLE_TIMEOUT: 'herald.limits.idleTimeout',
-      HERALD_MAX_BACKPRESSURE: 'herald.limits.maxBackpressure',
       HERALD_CLIENT_RATE: 'herald.limits.clientRate',
       HERALD_CLIENT_RATE_CLOSE_AFTER: 'herald.limits.clientRateCloseAfter',
       HERALD_REDIS_TLS: 'redis.tls',
       HERALD_REDIS_PREFIX: 'redis.prefix',
+      HERALD_REDIS_PUBLISH_TIMEOUT_MS: 'redis.publishTimeoutMs',
     };
     for (const [variable, path] of Object.entries(mapping)) {
       const documentedDefault = VARIABLES.find((v) => v.name === variable)?.default;
@@ -231,6 +256,15 @@ describe('helm-chart - the chart against Herald', () => {
     expect(lookup(defaults, 'herald.limits.clientBurst')).toEqual({ found: true, value: null });
   });
 
+  it('helm-chart - the connection cap and backpressure differ from Herald\'s on purpose: bounded by the pod\'s memory limit', () => {
+    const herald = (name: string): string => VARIABLES.find((v) => v.name === name)!.default;
+    // Herald alone: unlimited connections with 1 MiB each; the chart derives the cap from resources.limits.memory.
+    expect(herald('HERALD_MAX_CONNECTIONS')).toBe('0');
+    expect(lookup(defaults, 'herald.limits.maxConnections')).toEqual({ found: true, value: null });
+    expect(Number(lookup(defaults, 'herald.limits.maxBackpressure').value)).toBeLessThan(Number(herald('HERALD_MAX_BACKPRESSURE')));
+    expect(deploymentTemplate).toContain('value: {{ include "herald.maxConnections" $ | quote }}');
+  });
+
   it('helm-chart - numeric values reach the environment through int64, never as floats such as 1.048576e+06', () => {
     const numeric: string[] = [];
     const collect = (node: unknown, path: string): void => {
@@ -238,7 +272,7 @@ describe('helm-chart - the chart against Herald', () => {
       else if (node !== null && typeof node === 'object' && !Array.isArray(node)) for (const [k, v] of Object.entries(node)) collect(v, path === '' ? k : `${path}.${k}`);
     };
     collect(defaults.herald, 'herald');
-    numeric.push('herald.limits.clientBurst');
+    numeric.push('herald.limits.clientBurst', 'redis.publishTimeoutMs');
     expect(numeric.length).toBeGreaterThan(8);
     const lines = deploymentTemplate.split('\n');
     for (const path of numeric) {
@@ -251,7 +285,8 @@ describe('helm-chart - the chart against Herald', () => {
 
   it('helm-chart - the Secret\'s keys are those the Deployment reads and values.yaml documents for existingSecret', () => {
     const read = [...deploymentTemplate.matchAll(/"HERALD_[A-Z_]+" "([a-z-]+)"/g)].map((m) => m[1]!).sort();
-    const written = [...new Set([...secretTemplate.slice(secretTemplate.indexOf('\ndata:')).matchAll(/^\s+([a-z][a-z-]+): \{\{/gm)].map((m) => m[1]!))].sort();
+    const secretData = helpersTemplate.slice(helpersTemplate.indexOf('define "herald.secretData"'), helpersTemplate.indexOf('define "herald.secretChecksum"'));
+    const written = [...new Set([...secretData.matchAll(/set \$data "([a-z-]+)"/g)].map((m) => m[1]!))].sort();
     expect(read).toEqual(['api-keys', 'jwt-public-key', 'jwt-secret', 'redis-password', 'redis-url']);
     expect(written).toEqual(read);
     const valuesText = readText(join(CHART, 'values.yaml'));
@@ -280,7 +315,7 @@ describe('helm-chart - the chart against Herald', () => {
     expect(deploymentTemplate).toContain('terminationGracePeriodSeconds: {{ include "herald.terminationGracePeriodSeconds" . }}');
     expect(deploymentTemplate).toContain('topologyKey: kubernetes.io/hostname');
     expect(deploymentTemplate).toContain('topologyKey: topology.kubernetes.io/zone');
-    expect(deploymentTemplate).toMatch(/checksum\/secret: \{\{ include \(print \$\.Template\.BasePath "\/secret\.yaml"\) \. \| sha256sum \}\}/);
+    expect(deploymentTemplate).toContain('checksum/secret: {{ include "herald.secretChecksum" . }}');
     const podSecurity = defaults.podSecurityContext as Record<string, unknown>;
     const containerSecurity = defaults.securityContext as Record<string, unknown>;
     expect(podSecurity.runAsNonRoot).toBe(true);

@@ -90,6 +90,65 @@ describe('metric-names - PromQL reading', () => {
   });
 });
 
+interface Variable {
+  name: string;
+  type: string;
+  multi?: boolean;
+  includeAll?: boolean;
+  query?: { query: string } | string;
+}
+
+/** Selectors of `expr` that name no label matcher at all (e.g. a bare `herald_connections`). */
+function bareSelectors(expr: string): string[] {
+  const withoutMatchers = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/\{[^}]*\}/g, '{}');
+  return metricNames(expr).filter((name) => new RegExp(`(?<![\\w:])${name}(?![\\w:{])(?!\\s*\\{)`).test(withoutMatchers));
+}
+
+describe('grafana - the dashboard shows one namespace and release at a time', () => {
+  for (const file of DASHBOARDS) {
+    const dashboard = JSON.parse(readFileSync(join(ROOT, file), 'utf8')) as { templating: { list: Variable[] }; panels: { title: string; targets?: { expr: string }[] }[] };
+    const variables = new Map(dashboard.templating.list.map((v) => [v.name, v]));
+
+    it(`grafana - ${file}: namespace and release are single-valued query variables, without "All"`, () => {
+      for (const name of ['namespace', 'release']) {
+        const variable = variables.get(name);
+        expect(variable, name).toMatchObject({ type: 'query', multi: false, includeAll: false });
+      }
+      const query = (name: string): string => {
+        const q = variables.get(name)!.query!;
+        return typeof q === 'string' ? q : q.query;
+      };
+      expect(query('namespace')).toBe('label_values(herald_connections{job="herald"}, namespace)');
+      // Each variable offers only what the previous ones leave.
+      expect(labelMatchers(grafanaQueryExpression(query('release')))).toContainEqual({ metric: 'herald_connections', label: 'namespace', op: '=', value: '$namespace' });
+      for (const label of ['namespace', 'release']) {
+        expect(labelMatchers(grafanaQueryExpression(query('instance')))).toContainEqual({ metric: 'herald_connections', label, op: '=', value: `$${label}` });
+      }
+    });
+
+    it(`grafana - ${file}: every selector of every panel query is narrowed to $namespace and $release`, () => {
+      const targets = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((t) => ({ panel: panel.title, expr: t.expr })));
+      expect(targets.length).toBeGreaterThan(20);
+      const problems: string[] = [];
+      for (const { panel, expr } of targets) {
+        for (const name of bareSelectors(expr)) problems.push(`${panel}: ${name} without matchers`);
+        for (const selector of expr.matchAll(/(?<![\w.:$])([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}/g)) {
+          const matchers = labelMatchers(selector[0]);
+          for (const label of ['namespace', 'release']) {
+            if (!matchers.some((m) => m.label === label && m.op === '=' && m.value === `$${label}`)) problems.push(`${panel}: ${selector[1]} is not narrowed to ${label}="$${label}"`);
+          }
+        }
+      }
+      expect(problems).toEqual([]);
+    });
+  }
+
+  it('grafana - the check finds a selector left unnarrowed, with or without matchers', () => {
+    expect(bareSelectors('sum(herald_connections) + sum(herald_topics{job="herald"})')).toEqual(['herald_connections']);
+    expect(bareSelectors('sum(rate(herald_x_total{a="b"}[5m]))')).toEqual([]);
+  });
+});
+
 describe('metric-names - dashboard and alert rules against a running node', () => {
   let node: HeraldProcess | undefined;
   let exposed: Exposition;

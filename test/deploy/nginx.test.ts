@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient, publishHttp, scrape, withTimeout } from '../helpers/client.js';
 import { spawnHerald, type HeraldProcess } from '../helpers/process.js';
-import { freePort, hasLocalRedis, startLocalRedis, type RedisInstance } from '../helpers/redis.js';
+import { freePort, startLocalRedis, type RedisInstance } from '../helpers/redis.js';
+import { redisServerNeed, unless } from '../helpers/skip.js';
 import { API_KEY, SECRET, hs256 } from '../helpers/tokens.js';
 import { adaptNginxConfig, startNginx, type NginxProcess } from './lib/nginx.js';
-import { ROOT, hasNginx, warnSkipped } from './lib/tools.js';
+import { ROOT, nginxNeed } from './lib/tools.js';
 
 const CONF = readFileSync(join(ROOT, 'deploy/nginx/nginx.conf'), 'utf8');
 const NODE_NAMES = ['herald-1', 'herald-2', 'herald-3'];
@@ -21,10 +22,6 @@ const CLIENTS = 300;
 const BATCH = 50;
 const DRAIN_SECONDS = 5;
 
-const nginxHere = hasNginx();
-const redisHere = hasLocalRedis();
-if (!nginxHere) warnSkipped('nginx load-balancer test', 'no nginx on PATH (Debian: apt-get install nginx; .ci/run installs it)');
-if (!redisHere) warnSkipped('nginx load-balancer test', 'no redis-server on PATH for the private Redis it needs');
 
 describe('nginx - the configuration adaptation', () => {
   const upstreams = new Map(NODE_NAMES.map((name, i) => [`${name}:8080`, 40001 + i]));
@@ -53,7 +50,7 @@ describe('nginx - the configuration adaptation', () => {
   });
 });
 
-describe.runIf(nginxHere && redisHere)('nginx - three Herald nodes behind deploy/nginx/nginx.conf', () => {
+describe('nginx - three Herald nodes behind deploy/nginx/nginx.conf', unless(nginxNeed(), redisServerNeed()), () => {
   let redis: RedisInstance | undefined;
   const nodes: HeraldProcess[] = [];
   let nginx: NginxProcess | undefined;

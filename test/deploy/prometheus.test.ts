@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ROOT, hasPromtool, run, warnSkipped } from './lib/tools.js';
+import { unless } from '../helpers/skip.js';
+import { ROOT, promtoolNeed, run } from './lib/tools.js';
 
 const RULES = 'deploy/prometheus/alerts.yml';
-const promtool = hasPromtool();
-if (!promtool) warnSkipped('promtool checks of the alert rules and Prometheus configuration', 'no promtool on PATH (Debian: apt-get install prometheus; .ci/run installs it)');
+const promtool = promtoolNeed();
 
 interface Rule {
   alert: string;
@@ -42,19 +42,19 @@ describe('prometheus - alert rules', () => {
     }
   });
 
-  it.skipIf(!promtool)('prometheus - promtool check rules accepts the alert rules', async () => {
+  it('prometheus - promtool check rules accepts the alert rules', unless(promtool), async () => {
     const result = await run('promtool', ['check', 'rules', RULES], { timeoutMs: 30_000 });
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout + result.stderr).toContain(`SUCCESS: ${rules.length} rules found`);
   });
 
-  it.skipIf(!promtool)('prometheus - promtool check config accepts deploy/prometheus/prometheus.yml and the rule file it loads', async () => {
+  it('prometheus - promtool check config accepts deploy/prometheus/prometheus.yml and the rule file it loads', unless(promtool), async () => {
     const result = await run('promtool', ['check', 'config', 'deploy/prometheus/prometheus.yml'], { timeoutMs: 30_000 });
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout + result.stderr).toContain('SUCCESS: 1 rule files found');
   });
 
-  it.skipIf(!promtool)('prometheus - the alerts fire on the failures they are for, after their `for`, and not on a healthy cluster (promtool test rules)', async () => {
+  it('prometheus - the alerts fire on the failures they are for, after their `for`, and not on a healthy cluster (promtool test rules)', unless(promtool), async () => {
     const result = await run('promtool', ['test', 'rules', 'test/deploy/fixtures/alerts.test.yml'], { timeoutMs: 60_000 });
     expect(result.code, result.stdout + result.stderr).toBe(0);
     // Every alert is exercised by at least one firing case.

@@ -31,8 +31,12 @@ export const BASE_ENV: Env = {
   HERALD_DRAIN_SECONDS: '0',
 };
 
+const REDIS_VARIABLES = ['HERALD_REDIS_URL', 'HERALD_REDIS_SENTINELS', 'HERALD_REDIS_CLUSTER_NODES'];
+
 export async function startNode(env: Env = {}, broker?: Broker): Promise<TestNode> {
-  const config = loadConfig({ ...BASE_ENV, ...env });
+  // Production refuses to run without Redis unless the in-memory broker is chosen explicitly.
+  const usesRedis = REDIS_VARIABLES.some((name) => env[name] !== undefined && env[name] !== '');
+  const config = loadConfig({ ...BASE_ENV, ...(usesRedis || env.HERALD_BROKER !== undefined ? {} : { HERALD_BROKER: 'memory' }), ...env });
   const chunks: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {

@@ -89,7 +89,15 @@ export async function waitForRedis(host: string, port: number, timeoutMs = START
 }
 
 /** A redis-server process of our own. */
-export async function startLocalRedis(extraArgs: string[] = [], port?: number): Promise<RedisInstance & { readonly dir: string }> {
+export interface LocalRedisInstance extends RedisInstance {
+  readonly dir: string;
+  /** Freezes the server (SIGSTOP): it keeps its connections and answers nothing, as a stalled VM would. */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void;
+}
+
+export async function startLocalRedis(extraArgs: string[] = [], port?: number): Promise<LocalRedisInstance> {
   const chosen = port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'herald-redis-'));
   let child: ChildProcess | undefined;
@@ -116,7 +124,10 @@ export async function startLocalRedis(extraArgs: string[] = [], port?: number): 
     dir,
     kill: () => killChild('SIGKILL'),
     restart: launch,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     stop: async () => {
+      child?.kill('SIGCONT');
       await killChild('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
@@ -164,8 +175,9 @@ export const NO_REDIS_HELP =
   'or install redis-server (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)';
 
 /** Three masters joined into a cluster with `redis-cli --cluster create`. */
-async function startLocalCluster(): Promise<RedisClusterInstance> {
-  const instances: RedisInstance[] = [];
+/** A three-master cluster of local redis-server processes; the instances are exposed so a test can stop one. */
+export async function startLocalCluster(): Promise<RedisClusterInstance & { readonly instances: readonly LocalRedisInstance[] }> {
+  const instances: LocalRedisInstance[] = [];
   for (let i = 0; i < 3; i++) {
     instances.push(await startLocalRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']));
   }
@@ -176,7 +188,7 @@ async function startLocalCluster(): Promise<RedisClusterInstance> {
     throw new Error(`redis-cli --cluster create failed: ${created.stderr}${created.stdout}`);
   }
   await waitForClusterOk(nodes);
-  return { source: 'local redis-server', nodes, stop: async () => void (await Promise.all(instances.map((instance) => instance.stop()))) };
+  return { source: 'local redis-server', nodes, instances, stop: async () => void (await Promise.all(instances.map((instance) => instance.stop()))) };
 }
 
 /** The same with redis:7 containers on the host network, so that the addresses the nodes announce are reachable. */

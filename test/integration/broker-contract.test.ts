@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { MemoryBroker } from '../../src/broker/memory.js';
-import { RedisBroker } from '../../src/broker/redis.js';
+import { RedisBroker } from '../../src/broker/redis/broker.js';
 import { createLogger } from '../../src/log.js';
 import { brokerContract } from '../contract/broker.js';
 
@@ -14,11 +14,11 @@ brokerContract({ name: 'memory', shared: false, create: () => new MemoryBroker()
 brokerContract({
   name: 'redis',
   shared: true,
-  create: () => new RedisBroker({ kind: 'redis', url: inject('redisUrl'), prefix }, log),
+  create: () => new RedisBroker({ kind: 'redis', url: inject('redisUrl'), prefix, publishTimeoutMs: 2000 }, log),
 });
 
 brokerContract({
   name: 'redis-cluster',
   shared: true,
-  create: () => new RedisBroker({ kind: 'cluster', nodes: hostPorts(inject('redisClusterNodes')), prefix, username: undefined, password: undefined, tls: false }, log),
+  create: () => new RedisBroker({ kind: 'cluster', nodes: hostPorts(inject('redisClusterNodes')), prefix, publishTimeoutMs: 2000, username: undefined, password: undefined, tls: false }, log),
 });

@@ -3,7 +3,7 @@ import { TestClient, publishHttp } from '../helpers/client.js';
 import { runToExit, spawnHerald, type HeraldProcess } from '../helpers/process.js';
 import { API_KEY, SECRET, hs256 } from '../helpers/tokens.js';
 
-const PRODUCTION = { NODE_ENV: 'production', HERALD_JWT_SECRET: SECRET, HERALD_API_KEYS: API_KEY, HERALD_LOG_LEVEL: 'info' };
+const PRODUCTION = { NODE_ENV: 'production', HERALD_BROKER: 'memory', HERALD_JWT_SECRET: SECRET, HERALD_API_KEYS: API_KEY, HERALD_LOG_LEVEL: 'info' };
 
 describe('process - lifecycle of a separate Herald process', () => {
   let herald: HeraldProcess | undefined;
@@ -71,6 +71,13 @@ describe('process - lifecycle of a separate Herald process', () => {
     const { code, stderr } = await runToExit({ NODE_ENV: 'production' });
     expect(code).toBe(1);
     expect(stderr).toContain('no JWT key configured');
+  });
+
+  it('process - NODE_ENV=production without Redis refuses to start unless HERALD_BROKER=memory is chosen', async () => {
+    const { code, stderr } = await runToExit({ NODE_ENV: 'production', HERALD_JWT_SECRET: SECRET });
+    expect(code).toBe(1);
+    expect(stderr).toContain('no Redis configured in production');
+    expect(stderr).toContain('HERALD_BROKER=memory');
   });
 
   it('process - invalid configuration lists every problem at once and exits 1', async () => {

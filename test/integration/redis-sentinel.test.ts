@@ -7,15 +7,14 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient, eventually, publishHttp, scrape } from '../helpers/client.js';
 import { startNode, type TestNode } from '../helpers/node.js';
-import { freePort, hasLocalRedis, startLocalRedis, waitForRedis } from '../helpers/redis.js';
+import { freePort, startLocalRedis, waitForRedis } from '../helpers/redis.js';
+import { redisServerNeed, unless } from '../helpers/skip.js';
 import { API_KEY, hs256 } from '../helpers/tokens.js';
 
 const MASTER_NAME = 'herald-test';
 
 // Sentinel is redis-server in sentinel mode, so it exists wherever redis-server does; with only a Docker engine this file has nothing to run.
-if (!hasLocalRedis()) console.warn('[herald tests] redis-sentinel: no local redis-server, so the Sentinel failover test is not defined on this machine');
-
-describe.runIf(hasLocalRedis())('redis - Sentinel', () => {
+describe('redis - Sentinel', unless(redisServerNeed()), () => {
   const prefix = `rs-${randomBytes(3).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'herald-sentinel-'));
   let master: Awaited<ReturnType<typeof startLocalRedis>>;

@@ -14,10 +14,34 @@ function problems(env: Env): string[] {
 }
 
 describe('config - broker selection', () => {
-  it('config - with no Redis variable the broker is in-memory and the linger is 1000 ms', () => {
-    const config = loadConfig(base);
+  it('config - production without any Redis is a startup error unless the in-memory broker is chosen explicitly', () => {
+    const found = problems({});
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain('no Redis configured in production');
+    expect(found[0]).toContain('HERALD_BROKER=memory');
+    const config = loadConfig({ ...base, HERALD_BROKER: 'memory' });
     expect(config.broker).toEqual({ kind: 'memory' });
     expect(config.subscriptionLingerMs).toBe(1000);
+  });
+
+  it('config - development without Redis uses the in-memory broker', () => {
+    expect(loadConfig({ HERALD_JWT_SECRET: 's'.repeat(40) }).broker).toEqual({ kind: 'memory' });
+  });
+
+  it('config - HERALD_BROKER=redis without a Redis, memory with one, or an unknown broker are errors', () => {
+    expect(problems({ HERALD_BROKER: 'redis' })).toEqual(['HERALD_BROKER=redis needs HERALD_REDIS_URL, HERALD_REDIS_SENTINELS or HERALD_REDIS_CLUSTER_NODES']);
+    expect(problems({ HERALD_BROKER: 'memory', HERALD_REDIS_URL: 'redis://r:6379' })[0]).toContain('HERALD_BROKER=memory but HERALD_REDIS_URL is set');
+    expect(problems({ HERALD_BROKER: 'nats' })[0]).toMatch(/^HERALD_BROKER="nats": unknown broker/);
+    expect(loadConfig({ ...base, HERALD_BROKER: 'REDIS', HERALD_REDIS_URL: 'redis://r:6379' }).broker.kind).toBe('redis');
+  });
+
+  it('config - a prefix with braces is refused: keys hash-tag the whole channel name', () => {
+    expect(problems({ HERALD_REDIS_URL: 'redis://r:6379', HERALD_REDIS_PREFIX: '{app}' })[0]).toContain('no braces');
+  });
+
+  it('config - HERALD_REDIS_PUBLISH_TIMEOUT_MS defaults to 2000 and is bounded', () => {
+    expect(loadConfig({ ...base, HERALD_REDIS_URL: 'redis://r:6379', HERALD_REDIS_PUBLISH_TIMEOUT_MS: '500' }).broker).toMatchObject({ publishTimeoutMs: 500 });
+    expect(problems({ HERALD_REDIS_URL: 'redis://r:6379', HERALD_REDIS_PUBLISH_TIMEOUT_MS: '10' })[0]).toContain('HERALD_REDIS_PUBLISH_TIMEOUT_MS');
   });
 
   it('config - HERALD_REDIS_URL selects standalone Redis with the default prefix', () => {
@@ -25,6 +49,7 @@ describe('config - broker selection', () => {
       kind: 'redis',
       url: 'rediss://user:pw@redis.example.com:6380/2',
       prefix: 'herald',
+      publishTimeoutMs: 2000,
     });
   });
 
@@ -46,6 +71,7 @@ describe('config - broker selection', () => {
       username: 'herald',
       password: 'pw',
       tls: true,
+      publishTimeoutMs: 2000,
     });
   });
 
@@ -75,7 +101,7 @@ describe('config - broker selection', () => {
   });
 
   it('config - HERALD_SUBSCRIPTION_LINGER_MS is an integer from 0', () => {
-    expect(loadConfig({ ...base, HERALD_SUBSCRIPTION_LINGER_MS: '0' }).subscriptionLingerMs).toBe(0);
-    expect(problems({ HERALD_SUBSCRIPTION_LINGER_MS: '-1' })[0]).toContain('HERALD_SUBSCRIPTION_LINGER_MS');
+    expect(loadConfig({ ...base, HERALD_BROKER: 'memory', HERALD_SUBSCRIPTION_LINGER_MS: '0' }).subscriptionLingerMs).toBe(0);
+    expect(problems({ HERALD_BROKER: 'memory', HERALD_SUBSCRIPTION_LINGER_MS: '-1' })[0]).toContain('HERALD_SUBSCRIPTION_LINGER_MS');
   });
 });

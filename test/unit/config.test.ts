@@ -16,8 +16,15 @@ function counter(): () => string {
   return () => `generated-${++n}`;
 }
 
+const REDIS_VARIABLES = ['HERALD_REDIS_URL', 'HERALD_REDIS_SENTINELS', 'HERALD_REDIS_CLUSTER_NODES'];
+
+/**
+ * Loads a configuration. Production needs a broker choice (test/unit/config-redis.test.ts checks that rule);
+ * the tests here are about other variables, so a production env without one gets the in-memory broker.
+ */
 function load(env: Env): Config {
-  return loadConfig(env, { generateSecret: counter() });
+  const needsChoice = env.NODE_ENV === 'production' && env.HERALD_BROKER === undefined && !REDIS_VARIABLES.some((name) => env[name] !== undefined);
+  return loadConfig(needsChoice ? { ...env, HERALD_BROKER: 'memory' } : env, { generateSecret: counter() });
 }
 
 /** Loads a configuration that must fail and returns its problems. */
@@ -84,6 +91,7 @@ describe('loadConfig defaults', () => {
     HERALD_JWT_SECRET: (c) => c.jwt.secret,
     HERALD_JWT_PUBLIC_KEY: (c) => c.jwt.publicKey,
     HERALD_JWKS_URL: (c) => c.jwt.jwksUrl,
+    HERALD_JWKS_REFETCH_INTERVAL: (c) => c.jwt.jwksRefetchIntervalMs / 1000,
     HERALD_JWT_ALGORITHMS: (c) => c.jwt.algorithms,
     HERALD_JWT_ISSUER: (c) => c.jwt.issuer,
     HERALD_JWT_AUDIENCE: (c) => c.jwt.audience,
@@ -100,6 +108,7 @@ describe('loadConfig defaults', () => {
     HERALD_CLIENT_RATE_CLOSE_AFTER: (c) => c.limits.rateLimitCloseAfter,
     HERALD_ALLOWED_ORIGINS: (c) => c.allowedOrigins,
     HERALD_DRAIN_SECONDS: (c) => c.drainSeconds,
+    HERALD_BROKER: (c) => c.broker.kind,
     HERALD_REDIS_URL: (c) => (c.broker.kind === 'redis' ? c.broker.url : undefined),
     HERALD_REDIS_SENTINELS: (c) => (c.broker.kind === 'sentinel' ? c.broker.sentinels : undefined),
     HERALD_REDIS_SENTINEL_NAME: (c) => (c.broker.kind === 'sentinel' ? c.broker.name : undefined),
@@ -108,6 +117,7 @@ describe('loadConfig defaults', () => {
     HERALD_REDIS_PASSWORD: (c) => (c.broker.kind === 'cluster' || c.broker.kind === 'sentinel' ? c.broker.password : undefined),
     HERALD_REDIS_TLS: (c) => (c.broker.kind === 'cluster' || c.broker.kind === 'sentinel' ? c.broker.tls : undefined),
     HERALD_REDIS_PREFIX: (c) => (c.broker.kind === 'memory' ? undefined : c.broker.prefix),
+    HERALD_REDIS_PUBLISH_TIMEOUT_MS: (c) => (c.broker.kind === 'memory' ? undefined : c.broker.publishTimeoutMs),
     HERALD_SUBSCRIPTION_LINGER_MS: (c) => c.subscriptionLingerMs,
   };
 
@@ -248,12 +258,12 @@ describe('loadConfig modes', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain('no JWT key configured');
     expect(problems[0]).toContain('HERALD_JWT_SECRET');
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+    expect(() => loadConfig({ NODE_ENV: 'production', HERALD_BROKER: 'memory' })).toThrow(ConfigError);
   });
 
   it('config - production never generates anything', () => {
     let calls = 0;
-    const config = loadConfig({ NODE_ENV: 'production', HERALD_JWT_SECRET: SECRET }, { generateSecret: () => `g${++calls}` });
+    const config = loadConfig({ NODE_ENV: 'production', HERALD_BROKER: 'memory', HERALD_JWT_SECRET: SECRET }, { generateSecret: () => `g${++calls}` });
     expect(calls).toBe(0);
     expect(config.generated).toEqual({ jwtSecret: false, apiKey: false });
     expect(config.apiKeys).toEqual([]);

@@ -29,12 +29,12 @@ describe('envelope - the Redis message contract', () => {
   });
 
   it('envelope - anything else is reported as a problem, never thrown', () => {
-    expect(decodeEnvelope('not json', 0)).toBe('not JSON');
+    expect(decodeEnvelope('not json', 0)).toBe('not valid JSON');
     expect(decodeEnvelope('[1]', 0)).toBe('not a JSON object');
     expect(decodeEnvelope('"x"', 0)).toBe('not a JSON object');
     expect(decodeEnvelope('null', 0)).toBe('not a JSON object');
     expect(decodeEnvelope('{"ts":1}', 0)).toBe('no "data" field');
-    expect(decodeEnvelope('', 0)).toBe('not JSON');
+    expect(decodeEnvelope('', 0)).toBe('not valid JSON');
   });
 
   it('envelope - channels are <prefix>:<topic>', () => {

@@ -108,7 +108,7 @@ describe('decodeClientFrame', () => {
     const data = new Uint8Array([...prefix, 0xff, ...suffix]);
     const decoded = decodeClientFrame(bytes(data), false);
     expect(decoded.ok).toBe(false);
-    expect(!decoded.ok && decoded.message).toBe('frame is not valid JSON text');
+    expect(!decoded.ok && decoded.message).toBe('frame is not valid UTF-8 text');
     // A lone surrogate encoded as UTF-8 (CESU style) and an overlong encoding are invalid too.
     for (const bad of [[0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xf8, 0x88, 0x80, 0x80, 0x80]]) {
       const framed = new Uint8Array([...prefix, ...bad, ...suffix]);
@@ -141,9 +141,9 @@ describe('decodeClientFrame', () => {
   });
 
   it('frames - a non-string type is rejected', () => {
-    expect(rejected({ type: 5 }).message).toBe('unknown frame type 5');
-    expect(rejected({ type: null }).message).toBe('unknown frame type null');
-    expect(rejected({ type: ['ping'] }).message).toBe('unknown frame type ["ping"]');
+    expect(rejected({ type: 5 }).message).toBe('"type" must be a string');
+    expect(rejected({ type: null }).message).toBe('"type" must be a string');
+    expect(rejected({ type: ['ping'] }).message).toBe('"type" must be a string');
   });
 
   it('frames - a long unknown type is truncated in the message', () => {

@@ -29,7 +29,7 @@ interface Setup {
   options: jwt.VerifyOptions;
 }
 
-const base = { secret: undefined, publicKey: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined, requireExp: false } satisfies Partial<JwtConfig>;
+const base = { secret: undefined, publicKey: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined, requireExp: false, jwksRefetchIntervalMs: 5000 } satisfies Partial<JwtConfig>;
 const SETUPS: Setup[] = [
   { name: 'HS*', config: { ...base, secret: SECRET, algorithms: ['HS256', 'HS384', 'HS512'] }, key: SECRET, options: { algorithms: ['HS256', 'HS384', 'HS512'] } },
   { name: 'HS256 with iss and aud', config: { ...base, secret: SECRET, algorithms: ['HS256'], issuer: 'https://issuer', audience: ['herald', 'other'] }, key: SECRET, options: { algorithms: ['HS256'], issuer: 'https://issuer', audience: ['herald', 'other'] } },

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { takeToken, type BucketState } from '../../src/lifecycle/rate-limit.js';
+import { refuse, REFUSAL_REPLY_INTERVAL_MS, STRIKE_WINDOW_MS, takeToken, type BucketState, type StrikeState } from '../../src/lifecycle/rate-limit.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -100,5 +100,57 @@ describe('takeToken', () => {
   it('rate-limit - an empty bucket refuses at once', () => {
     const state: BucketState = { tokens: 0, refilledAt: T0 };
     expect(takeToken(state, T0, 100, 200)).toBe(false);
+  });
+});
+
+describe('refuse', () => {
+  const fresh = (): StrikeState => ({ strikes: 0, strikesSince: 0, repliedAt: 0 });
+
+  it('rate-limit - the first refusal is answered, the next ones within a second are silent, then one more answer', () => {
+    const state = fresh();
+    expect(refuse(state, T0, 100)).toBe('reply');
+    expect(refuse(state, T0 + 1, 100)).toBe('silent');
+    expect(refuse(state, T0 + REFUSAL_REPLY_INTERVAL_MS - 1, 100)).toBe('silent');
+    expect(refuse(state, T0 + REFUSAL_REPLY_INTERVAL_MS, 100)).toBe('reply');
+  });
+
+  it('rate-limit - closeAfter refusals within the window close the connection', () => {
+    const state = fresh();
+    const verdicts = Array.from({ length: 5 }, (_, i) => refuse(state, T0 + i * 100, 5));
+    expect(verdicts).toEqual(['reply', 'silent', 'silent', 'silent', 'close']);
+  });
+
+  it('rate-limit - a sustained flood is closed however evenly it is paced (frames accepted in between do not reset the count)', () => {
+    // 1,000 frames/s against 100/s: nine of every ten refused. Accepted frames do not touch the strike state.
+    const bucket = full(200);
+    const strikes = fresh();
+    let closedAt: number | undefined;
+    for (let i = 0; i < 6000 && closedAt === undefined; i++) {
+      const now = T0 + i;
+      if (!takeToken(bucket, now, 100, 200) && refuse(strikes, now, 20) === 'close') closedAt = now;
+    }
+    expect(closedAt).toBeDefined();
+    // The burst of 200 lasts ~222 ms at this pace; 20 refusals take ~22 ms more.
+    expect(closedAt! - T0).toBeLessThan(300);
+  });
+
+  it('rate-limit - a bursty client refused a few times per window is never cut off, however long it runs', () => {
+    const state = fresh();
+    // 19 refusals in every window (one under the limit of 20), for ten minutes.
+    for (let window = 0; window < 60; window++) {
+      const start = T0 + window * STRIKE_WINDOW_MS;
+      for (let i = 0; i < 19; i++) expect(refuse(state, start + i * 10, 20), `window ${window}, refusal ${i}`).not.toBe('close');
+    }
+  });
+
+  it('rate-limit - refusals older than the window are forgotten, recent ones are not', () => {
+    const state = fresh();
+    for (let i = 0; i < 19; i++) refuse(state, T0, 20);
+    // Just inside the window: the 20th refusal closes.
+    const inside = { ...state };
+    expect(refuse(inside, T0 + STRIKE_WINDOW_MS - 1, 20)).toBe('close');
+    // At the window's end the count starts over.
+    expect(refuse(state, T0 + STRIKE_WINDOW_MS, 20)).not.toBe('close');
+    expect(state.strikes).toBe(1);
   });
 });

@@ -11,15 +11,22 @@
 // golang-github-masterminds-sprig-dev, golang-gopkg-yaml.v2-dev), which is why
 // sprig is imported without its /v3 suffix.
 //
-// Usage: helmlite <chart dir> <release> <namespace> [values.yaml ...]
+// Usage: helmlite [-existing objects.yaml] [-upgrade] <chart dir> <release> <namespace> [values.yaml ...]
 // Prints the manifests on stdout and NOTES.txt on stderr; exits 1 with
 // "Error: ..." on a template error or a `fail`.
+//
+// `lookup` answers from -existing, a YAML stream (JSON is YAML) of the objects
+// the cluster holds, e.g. the Secret of the previous release; without it the
+// cluster is empty, as for `helm template`. -upgrade renders as `helm upgrade`
+// does (.Release.IsUpgrade true, IsInstall false, Revision 2).
 package main
 
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"io/ioutil"
 	"os"
 	"path/filepath"
@@ -103,8 +110,96 @@ func toYAML(v interface{}) string {
 	return strings.TrimSuffix(string(out), "\n")
 }
 
+// readObjects reads a YAML stream of Kubernetes objects; a `kind: List` contributes its items.
+func readObjects(data []byte) []map[string]interface{} {
+	var objects []map[string]interface{}
+	decoder := yaml2.NewDecoder(strings.NewReader(string(data)))
+	for {
+		var raw interface{}
+		err := decoder.Decode(&raw)
+		if err == io.EOF {
+			return objects
+		}
+		if err != nil {
+			panic(err)
+		}
+		if raw == nil {
+			continue
+		}
+		j, err := json.Marshal(toJSONCompatible(raw))
+		if err != nil {
+			panic(err)
+		}
+		object := map[string]interface{}{}
+		if err := json.Unmarshal(j, &object); err != nil {
+			panic(err)
+		}
+		if object["kind"] == "List" {
+			items, _ := object["items"].([]interface{})
+			for _, item := range items {
+				if m, ok := item.(map[string]interface{}); ok {
+					objects = append(objects, m)
+				}
+			}
+			continue
+		}
+		objects = append(objects, object)
+	}
+}
+
+func metadataField(object map[string]interface{}, field string) string {
+	metadata, _ := object["metadata"].(map[string]interface{})
+	value, _ := metadata[field].(string)
+	return value
+}
+
+// lookupIn is Helm's lookup over a fixed set of objects: the object named
+// `name` (an empty map when there is none), or, with an empty name, a list of
+// every object of that kind in `namespace` (every namespace when it is empty).
+func lookupIn(objects []map[string]interface{}, apiVersion, kind, namespace, name string) map[string]interface{} {
+	var items []interface{}
+	for _, object := range objects {
+		if object["apiVersion"] != apiVersion || object["kind"] != kind {
+			continue
+		}
+		if namespace != "" && metadataField(object, "namespace") != namespace {
+			continue
+		}
+		if name == "" {
+			items = append(items, object)
+		} else if metadataField(object, "name") == name {
+			return object
+		}
+	}
+	if name == "" {
+		return map[string]interface{}{"apiVersion": "v1", "kind": kind + "List", "items": items}
+	}
+	return map[string]interface{}{}
+}
+
 func main() {
-	chartDir, release, namespace := os.Args[1], os.Args[2], os.Args[3]
+	existingFile := flag.String("existing", "", "YAML stream of the objects lookup finds")
+	upgrade := flag.Bool("upgrade", false, "render as helm upgrade does")
+	flag.Parse()
+	args := flag.Args()
+	if len(args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: helmlite [-existing objects.yaml] [-upgrade] <chart dir> <release> <namespace> [values.yaml ...]")
+		os.Exit(2)
+	}
+	var existing []map[string]interface{}
+	if *existingFile != "" {
+		data, err := ioutil.ReadFile(*existingFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "Error:", err)
+			os.Exit(1)
+		}
+		existing = readObjects(data)
+	}
+	revision := 1
+	if *upgrade {
+		revision = 2
+	}
+	chartDir, release, namespace := args[0], args[1], args[2]
 	chartMeta := map[string]interface{}{}
 	chartYaml, _ := ioutil.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
 	for k, v := range readValues(chartYaml) {
@@ -113,7 +208,7 @@ func main() {
 	name := chartMeta["Name"].(string)
 	defaults, _ := ioutil.ReadFile(filepath.Join(chartDir, "values.yaml"))
 	values := readValues(defaults)
-	for _, file := range os.Args[4:] {
+	for _, file := range args[3:] {
 		data, _ := ioutil.ReadFile(file)
 		values = coalesce(values, readValues(data))
 	}
@@ -140,8 +235,15 @@ func main() {
 		return v, nil
 	}
 	funcs["fail"] = func(msg string) (string, error) { return "", errors.New(msg) }
-	funcs["lookup"] = func(string, string, string, string) (map[string]interface{}, error) {
-		return map[string]interface{}{}, nil
+	funcs["fromJson"] = func(s string) map[string]interface{} {
+		out := map[string]interface{}{}
+		if err := json.Unmarshal([]byte(s), &out); err != nil {
+			out["Error"] = err.Error()
+		}
+		return out
+	}
+	funcs["lookup"] = func(apiVersion, kind, namespace, name string) (map[string]interface{}, error) {
+		return lookupIn(existing, apiVersion, kind, namespace, name), nil
 	}
 	funcs["include"] = func(n string, data interface{}) (string, error) {
 		var b strings.Builder
@@ -174,7 +276,7 @@ func main() {
 		top := map[string]interface{}{
 			"Values":       values,
 			"Chart":        chartMeta,
-			"Release":      map[string]interface{}{"Name": release, "Namespace": namespace, "Service": "Helm", "IsInstall": true, "IsUpgrade": false, "Revision": 1},
+			"Release":      map[string]interface{}{"Name": release, "Namespace": namespace, "Service": "Helm", "IsInstall": !*upgrade, "IsUpgrade": *upgrade, "Revision": revision},
 			"Template":     map[string]interface{}{"Name": tname, "BasePath": name + "/templates"},
 			"Files":        allFiles,
 			"Capabilities": map[string]interface{}{},

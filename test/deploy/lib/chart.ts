@@ -67,3 +67,31 @@ export function withValue(values: Values, path: string, value: unknown): Values 
   copy[head!] = rest.length === 0 ? value : withValue(isMap(values[head!]) ? (values[head!] as Values) : {}, rest.join('.'), value);
   return copy;
 }
+
+const QUANTITY_FACTORS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+
+/** A Kubernetes memory quantity (1Gi, 1.5G, 1073741824) in bytes. */
+export function quantityBytes(quantity: string | number): number {
+  if (typeof quantity === 'number') return quantity;
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity);
+  if (match === null) throw new Error(`not a memory quantity: ${quantity}`);
+  return Math.floor(Number(match[1]) * QUANTITY_FACTORS[match[2] ?? '']!);
+}
+
+export interface Sizing {
+  readonly baseMiB: number;
+  readonly connectionKiB: number;
+  readonly limitPercent: number;
+}
+
+/**
+ * The most memory a pod can need with these Herald limits, in bytes, by the
+ * formula in values.yaml (memorySizing): the base RSS plus, per connection, an
+ * idle connection, a full output buffer and one more message frame, and a
+ * client frame being received (up to twice HERALD_MAX_PAYLOAD).
+ */
+export function worstCaseBytes(env: Readonly<Record<string, string>>, sizing: Sizing): number {
+  const perConnection =
+    sizing.connectionKiB * 1024 + Number(env.HERALD_MAX_BACKPRESSURE) + Number(env.HERALD_MAX_MESSAGE_SIZE) + 1024 + 2 * Number(env.HERALD_MAX_PAYLOAD);
+  return sizing.baseMiB * 2 ** 20 + Number(env.HERALD_MAX_CONNECTIONS) * perConnection;
+}

@@ -1,10 +1,12 @@
 /**
  * External tools for the deployment checks (helm, promtool, nginx, docker):
- * whether each is here, and running one with a bounded time. A test that
- * needs an absent tool is skipped with a warning that says which and why.
+ * whether each is here, as a Need for test/helpers/skip.ts (a test that needs
+ * an absent tool is skipped with the reason, and under CI=true a tool CI must
+ * have fails the run instead), and running one with a bounded time.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { need, type Need } from '../../helpers/skip.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -21,10 +23,12 @@ export const hasNginx = (): boolean => toolWorks('nginx', ['-v']);
 export const hasDockerEngine = (): boolean => toolWorks('docker', ['info']);
 export const hasDockerCompose = (): boolean => toolWorks('docker', ['compose', 'version']);
 
-/** Says, once per file, that checks were skipped and why. */
-export function warnSkipped(what: string, reason: string): void {
-  console.warn(`[deploy tests] SKIPPED ${what}: ${reason}`);
-}
+export const promtoolNeed = (): Need => need('promtool', hasPromtool(), 'Debian: apt-get install prometheus; .ci/run installs it', 'required');
+export const nginxNeed = (): Need => need('nginx', hasNginx(), 'Debian: apt-get install nginx; .ci/run installs it', 'required');
+export const helmNeed = (): Need =>
+  need('helm', hasHelm(), 'install Helm 3, https://helm.sh/docs/intro/install/; the CI machine has none, and test/deploy/helmlite renders the chart there', 'optional');
+export const dockerEngineNeed = (): Need => need('a Docker engine', hasDockerEngine(), '`docker info` fails; the CI machine has no Docker engine', 'optional');
+export const dockerComposeNeed = (): Need => need('the docker compose plugin', hasDockerCompose(), '`docker compose version` fails; the CI machine has no Docker', 'optional');
 
 export interface RunResult {
   readonly code: number | null;
