@@ -67,22 +67,36 @@ describe('frames fuzz - decodeClientFrame against docs/protocol.md', { timeout: 
           expect(outcome.ok, `data ${depth} deep (${kind}) must be accepted`).toBe(true);
           check(utf8(frame), false);
         } else {
-          expect(outcome, `data ${depth} deep (${kind}) must be refused`).toMatchObject({ ok: false, code: 'bad_request', id: 7 });
+          // The frame is one level around data: up to 128 levels in all it is read and its id echoed.
+          const id = depth + 1 <= LIMITS.frameDepth ? 7 : undefined;
+          expect(outcome, `data ${depth} deep (${kind}) must be refused`).toMatchObject({ ok: false, code: 'bad_request', id });
         }
       }),
       property(tally, 60, 600),
     );
   });
 
-  it('frames fuzz - a whole frame nested thousands deep in any field is refused with bad_request, not a stack overflow', () => {
+  it('frames fuzz - a frame nested deeper than 128 levels in any field is refused with bad_request and no id, not a stack overflow', () => {
     fc.assert(
-      fc.property(fc.constantFrom('type', 'id', 'topic', 'token', 'extra'), fc.constantFrom(66, 5000, 100_000), fc.constantFrom('array', 'object', 'mixed') as fc.Arbitrary<'array' | 'object' | 'mixed'>, (field, depth, kind) => {
-        const frame = `{"type":"subscribe","topic":"a.b",${JSON.stringify(field)}:${nestedText(depth, kind)}}`;
+      fc.property(fc.constantFrom('type', 'id', 'topic', 'token', 'extra'), fc.constantFrom(LIMITS.frameDepth, 5000, 100_000), fc.constantFrom('array', 'object', 'mixed') as fc.Arbitrary<'array' | 'object' | 'mixed'>, (field, depth, kind) => {
+        // One level for the frame itself: the field at `depth` makes the frame depth + 1 deep.
+        const frame = `{"type":"subscribe","topic":"a.b","id":3,${JSON.stringify(field)}:${nestedText(depth, kind)}}`;
         const outcome = decodeFrame(utf8(frame));
         tally.count(`deep frame ${outcome.ok ? 'accept' : `reject ${outcome.code}`}`);
-        expect(outcome).toMatchObject({ ok: false, code: 'bad_request' });
+        expect(outcome, `${field} nested ${depth} deep`).toMatchObject({ ok: false, code: 'bad_request', id: undefined });
       }),
       property(tally, 30, 300),
+    );
+  });
+
+  it('frames fuzz - a frame up to 128 levels deep is read: a deep type, id, topic or token is refused with the id echoed when it is readable', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('type', 'id', 'topic', 'token', 'extra'), fc.integer({ min: LIMITS.dataDepth, max: LIMITS.frameDepth - 1 }), fc.constantFrom('array', 'object', 'mixed') as fc.Arbitrary<'array' | 'object' | 'mixed'>, (field, depth, kind) => {
+        const frame = `{"type":"auth","token":"t","id":3,${JSON.stringify(field)}:${nestedText(depth, kind)}}`;
+        tally.count(`frame of ${depth + 1} levels`);
+        check(utf8(frame), false);
+      }),
+      property(tally, 60, 600),
     );
   });
 

@@ -23,6 +23,7 @@ export function authenticator(setup: AuthSetup): (token: string) => Promise<Verd
     issuer: setup.issuer,
     audience: setup.audience,
     requireExp: setup.requireExp,
+    jwksRefetchIntervalMs: 5000,
   });
   return async (token) => {
     const outcome = await auth.verify(token);

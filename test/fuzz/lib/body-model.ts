@@ -66,8 +66,12 @@ function judge(bytes: Uint8Array, maxMessageSize: number, bad: BodyExpectation):
     else if (dataBytes(item.data) > maxMessageSize) codes.add('payload_too_large');
     if (typeof topic === 'string' && hasOwn(item, 'data')) messages.push({ topic, data: item.data });
   }
-  if (codes.size > 0) return { verdict: 'reject', codes };
-  // A single message with unknown fields next to topic and data: the doc neither allows nor forbids them.
+  // Unknown fields next to topic, data or messages: the doc neither allows nor forbids them (nor says how deep
+  // they may nest below the 67 levels of contract-8), so a parser may also refuse them as a bad request.
+  const known = hasOwn(body, 'messages') ? ['messages'] : ['topic', 'data'];
+  const unknownFields = Object.keys(body).some((k) => !known.includes(k)) || items.some((item) => isPlainObject(item) && Object.keys(item).some((k) => k !== 'topic' && k !== 'data'));
+  if (codes.size > 0) return { verdict: 'reject', codes: unknownFields ? new Set([...codes, 'bad_request']) : codes };
+  if (unknownFields) return { verdict: 'either' };
   return { verdict: 'accept', messages };
 }
 

@@ -62,13 +62,16 @@ export const CONFIG_VARIABLES: readonly string[] = [
   ]),
 ];
 
-/** Issue-8 limits (contract-8.md), with the depth counted as: scalar 0, `[1]` 1, `{"a":[1]}` 2. */
+/**
+ * Issue-8 limits, with the depth counted as: scalar 0, `[1]` 1, `{"a":[1]}` 2. From docs/protocol.md
+ * ("Limits", "Tokens") where it states them, else from contract-8.md.
+ */
 export const LIMITS = {
   /** Deepest `data` of a message, from any source. */
   dataDepth: 64,
-  /** Deepest whole client frame. */
-  frameDepth: 65,
-  /** Deepest body of `POST /v1/publish`. */
+  /** Deepest client frame that is read at all (docs/protocol.md: deeper ones get `bad_request` without an `id`). */
+  frameDepth: 128,
+  /** Deepest body of `POST /v1/publish` (contract-8: the doc states only the 64 of `data`). */
   httpBodyDepth: 67,
   /** Deepest JWS header or JWT payload. */
   jwtDepth: 32,

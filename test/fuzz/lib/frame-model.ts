@@ -30,7 +30,8 @@ const validId = (id: unknown): boolean => (typeof id === 'number' && Number.isFi
 export function expectFrame(bytes: Uint8Array, binary: boolean): Expected {
   if (binary || !isUtf8(bytes)) return { verdict: 'reject', id: undefined };
   const text = Buffer.from(bytes).toString('utf8');
-  if (textDepth(text) > LIMITS.frameDepth) return { verdict: 'reject', id: ANY_ID };
+  // docs/protocol.md, "Limits": a frame nested deeper than that is not read at all, and its error has no id.
+  if (textDepth(text) > LIMITS.frameDepth) return { verdict: 'reject', id: undefined };
   const parsed = tryParse(text);
   if (!parsed.ok || !isPlainObject(parsed.value)) return { verdict: 'reject', id: undefined };
   const frame = parsed.value;

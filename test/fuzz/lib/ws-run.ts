@@ -115,5 +115,7 @@ async function drive(live: Live, conn: RawConnection, c: WsCase, caseId: string)
     return `size +${over}: ${closedHow}`;
   }
   if (t?.kind === 'close' && closeFrame === undefined && !conn.closed) live.violation(caseId, 'a close frame got neither a close frame nor the end of the connection');
+  // docs/protocol.md, "Limits": a text frame that is not UTF-8 is cut off without a close frame.
+  if (t?.kind === 'violation' && t.name.startsWith('invalid UTF-8') && (closeFrame !== undefined || !conn.closed)) live.violation(caseId, `a text frame that is not UTF-8 must be cut off without a close frame; the connection is ${closedHow}`);
   return `${t!.kind === 'violation' ? `violation (${t!.name})` : t!.kind}: ${closedHow}`;
 }
