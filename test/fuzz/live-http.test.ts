@@ -8,7 +8,7 @@
 import { afterAll, describe, inject, it } from 'vitest';
 import { hs256 } from '../helpers/tokens.js';
 import { FULL, runs } from './lib/budget.js';
-import { HTTP_MAX_MESSAGE, Ledger, OBSERVED_TOPICS, describeHttp, httpCase, ledgerComplete, ledgerProblems, runHttpCase } from './lib/http-cases.js';
+import { HTTP_MAX_MESSAGE, Ledger, OBSERVED_TOPICS, describeHttp, httpCase, httpCorpus, ledgerComplete, ledgerProblems, runHttpCase } from './lib/http-cases.js';
 import { Live, Observer } from './lib/live.js';
 import { ALLOWED_ORIGIN, describeUpgrade, runUpgradeCase, upgradeCase, upgradeCorpus } from './lib/upgrade-cases.js';
 
@@ -47,7 +47,7 @@ describe('live fuzz - HTTP requests', () => {
       };
       await live.start({ env: { HERALD_MAX_MESSAGE_SIZE: String(HTTP_MAX_MESSAGE) }, onStart: subscribe });
       const ledger = new Ledger();
-      await live.run(runs(800, 20_000), CONCURRENCY, httpCase, (c, id) => runHttpCase(live, c, id, ledger), describeHttp);
+      await live.run(runs(800, 20_000), CONCURRENCY, httpCase, (c, id) => runHttpCase(live, c, id, ledger), describeHttp, httpCorpus);
       const received = (): Record<string, unknown>[] => observer!.messages().filter((m) => OBSERVED_TOPICS.includes(String(m.topic)));
       await observer!.until(() => ledgerComplete(ledger, received()), 15_000, 'every accepted message at the subscriber').catch(() => undefined);
       // Stragglers: anything published without a 202 would arrive about now.
