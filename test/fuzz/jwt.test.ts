@@ -6,20 +6,23 @@ import { authenticator, decodeShape, type Verdict } from './adapters/jwt.js';
 import { Tally, property, seedFor, PROPERTY_TIMEOUT } from './lib/budget.js';
 import { AUTH_FAILURES, LIMITS } from './lib/contract.js';
 import { nestedText } from './lib/json.js';
-import { FUZZ_SECRET, expectToken, mutatedToken, signText, tokenOf, tokenParts, type TokenParts } from './lib/token-model.js';
+import { AUDIENCE, FUZZ_SECRET, ISSUER, expectToken, mutatedToken, signText, tokenOf, tokenParts, type TokenParts } from './lib/token-model.js';
 
 const tally = new Tally('unit-jwt', seedFor('unit-jwt'));
 afterAll(() => tally.report());
 
 const now = Math.floor(Date.now() / 1000);
-const verifiers = {
-  requireExp: authenticator({ secret: FUZZ_SECRET, algorithms: ['HS256', 'HS384', 'HS512'], requireExp: true }),
-  optionalExp: authenticator({ secret: FUZZ_SECRET, algorithms: ['HS256', 'HS384', 'HS512'], requireExp: false }),
+const HS = ['HS256', 'HS384', 'HS512'];
+type Setup = 'requireExp' | 'optionalExp' | 'issuerAudience';
+const verifiers: Record<Setup, (token: string) => Promise<Verdict>> = {
+  requireExp: authenticator({ secret: FUZZ_SECRET, algorithms: HS, requireExp: true }),
+  optionalExp: authenticator({ secret: FUZZ_SECRET, algorithms: HS, requireExp: false }),
+  issuerAudience: authenticator({ secret: FUZZ_SECRET, algorithms: HS, requireExp: true, issuer: ISSUER, audience: AUDIENCE }),
 };
 
 /** Verifies a token; the verifier must neither throw nor reject, and a refusal must name a documented reason. */
-async function verify(token: string, requireExp = true): Promise<Verdict> {
-  const verdict = await (requireExp ? verifiers.requireExp : verifiers.optionalExp)(token);
+async function verify(token: string, setup: Setup = 'requireExp'): Promise<Verdict> {
+  const verdict = await verifiers[setup](token);
   tally.count(verdict.ok ? 'accepted' : `refused ${verdict.reason}`);
   if (!verdict.ok) {
     expect(AUTH_FAILURES, 'the refusal reason is a documented 4001 reason').toContain(verdict.reason);
@@ -41,11 +44,11 @@ function welcomeIsJson(sub: string, exp: number | null): void {
   expect(parsed.exp).toBe(exp);
 }
 
-async function checkParts(parts: TokenParts, requireExp: boolean): Promise<void> {
+async function checkParts(parts: TokenParts, setup: Setup): Promise<void> {
   const token = tokenOf(parts);
-  const expected = expectToken(parts, now, requireExp);
-  const verdict = await verify(token, requireExp);
-  const what = `header ${parts.headerText.slice(0, 120)} payload ${parts.payloadText.slice(0, 300)} (signed ${parts.signAlg}${parts.secret === FUZZ_SECRET ? '' : ', wrong secret'})`;
+  const expected = expectToken(parts, now, setup !== 'optionalExp', setup === 'issuerAudience' ? { issuer: ISSUER, audience: AUDIENCE } : {});
+  const verdict = await verify(token, setup);
+  const what = `header ${parts.headerText.slice(0, 120)} payload ${parts.payloadText.slice(0, 300)} (signed ${parts.signAlg}${parts.secret === FUZZ_SECRET ? '' : ', wrong secret'}; verifier ${setup})`;
   if (verdict.ok) {
     expect(Number.isFinite(verdict.exp ?? 0) && (verdict.exp ?? 0) >= 0 && (verdict.exp ?? 0) <= LIMITS.timeClaimMax, `an accepted exp is in the documented range: ${what}`).toBe(true);
     welcomeIsJson(verdict.sub, verdict.exp);
@@ -62,7 +65,7 @@ async function checkParts(parts: TokenParts, requireExp: boolean): Promise<void>
 describe('jwt fuzz - verification against docs/protocol.md and contract-8', { timeout: PROPERTY_TIMEOUT }, () => {
   it('jwt fuzz - generated tokens (hostile claims, headers, algorithms, secrets): the verdict and reason follow the contract', async () => {
     await fc.assert(
-      fc.asyncProperty(tokenParts(now), fc.boolean(), (parts, requireExp) => checkParts(parts, requireExp)),
+      fc.asyncProperty(tokenParts(now), fc.constantFrom<Setup>('requireExp', 'optionalExp', 'issuerAudience'), (parts, setup) => checkParts(parts, setup)),
       property(tally, 1500, 30_000),
     );
   });

@@ -17,7 +17,7 @@ import { preview } from './ws-cases.js';
 export const OBSERVED_TOPICS = ['fz.h.0', 'fz.h.1', 'fz.h.2', 'fz.h.3'];
 export const HTTP_MAX_MESSAGE = 4096;
 
-export type Framing = 'length' | 'chunked' | 'none' | 'length short' | 'length long' | 'length not a number' | 'length negative' | 'two lengths' | 'length and chunked' | 'bad chunk size';
+export type Framing = 'length' | 'chunked' | 'chunked with a trailer' | 'chunk extensions' | 'expect 100-continue' | 'none' | 'length short' | 'length long' | 'length not a number' | 'length negative' | 'two lengths' | 'length and chunked' | 'bad chunk size';
 
 export interface HttpCase {
   method: string;
@@ -28,8 +28,6 @@ export interface HttpCase {
   framing: Framing;
   chunks: number;
 }
-
-const WELL_FRAMED: readonly Framing[] = ['length', 'chunked', 'none'];
 
 export const httpCase: fc.Arbitrary<HttpCase> = fc.record({
   method: fc.oneof({ weight: 12, arbitrary: fc.constant('POST') }, { weight: 2, arbitrary: fc.constantFrom('GET', 'PUT', 'DELETE', 'OPTIONS', 'PATCH') }, { weight: 1, arbitrary: fc.constantFrom('FOO', 'post', 'P0ST') }),
@@ -43,7 +41,7 @@ export const httpCase: fc.Arbitrary<HttpCase> = fc.record({
     { weight: 20, arbitrary: bodyText(HTTP_MAX_MESSAGE, fc.constantFrom(...OBSERVED_TOPICS)) },
     { weight: 1, arbitrary: fc.constant(Buffer.from(`{"topic":"fz.h.0","data":"${'x'.repeat(LIMITS.bodyBytes)}"}`) as Uint8Array) },
   ),
-  framing: fc.oneof({ weight: 12, arbitrary: fc.constantFrom<Framing>('length', 'length', 'chunked') }, { weight: 3, arbitrary: fc.constantFrom<Framing>('none', 'length short', 'length long', 'length not a number', 'length negative', 'two lengths', 'length and chunked', 'bad chunk size') }),
+  framing: fc.oneof({ weight: 12, arbitrary: fc.constantFrom<Framing>('length', 'length', 'length', 'chunked', 'chunked with a trailer', 'expect 100-continue') }, { weight: 3, arbitrary: fc.constantFrom<Framing>('none', 'length short', 'length long', 'length not a number', 'length negative', 'two lengths', 'length and chunked', 'bad chunk size', 'chunk extensions') }),
   chunks: fc.integer({ min: 1, max: 6 }),
 });
 
@@ -75,15 +73,25 @@ function encode(c: HttpCase, host: string): { bytes: Buffer; bodySeen: Uint8Arra
     case 'length':
       headers.push(['Content-Length', String(body.length)]);
       break;
-    case 'chunked': {
+    case 'expect 100-continue':
+      headers.push(['Content-Length', String(body.length)], ['Expect', '100-continue']);
+      break;
+    case 'chunked':
+    case 'chunked with a trailer':
+    case 'chunk extensions': {
+      // RFC 9112, 7.1: the last chunk may be followed by trailer fields, and a chunk size may carry extensions
+      // (";name=value"), which uWebSockets.js does not parse (such a request gets no answer): the latter counts
+      // as a framing the node may not read.
+      const ext = c.framing === 'chunk extensions' ? ';fuzz=1;q="a b"' : '';
+      if (c.framing === 'chunk extensions') bodySeen = undefined;
       headers.push(['Transfer-Encoding', 'chunked']);
       const step = Math.max(1, Math.ceil(body.length / c.chunks));
       const parts: Buffer[] = [];
       for (let at = 0; at < body.length; at += step) {
         const chunk = body.subarray(at, at + step);
-        parts.push(Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n'));
+        parts.push(Buffer.from(`${chunk.length.toString(16)}${ext}\r\n`), chunk, Buffer.from('\r\n'));
       }
-      parts.push(Buffer.from('0\r\n\r\n'));
+      parts.push(Buffer.from(c.framing === 'chunked' ? '0\r\n\r\n' : `0${ext}\r\nX-Trailer: t\r\n\r\n`));
       payload = Buffer.concat(parts);
       break;
     }

@@ -10,6 +10,9 @@ import { AUTH_FAILURES, LIMITS } from './contract.js';
 import { hasOwn, isPlainObject, nestedText, textDepth, tryParse } from './json.js';
 
 export const FUZZ_SECRET = 'fuzz-secret-0123456789abcdef-0123456789abcdef';
+/** The issuer and audiences of the verifier that checks them. */
+export const ISSUER = 'https://issuer.example';
+export const AUDIENCE = ['herald', 'other'];
 const HASH: Record<string, string> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
 
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64url');
@@ -61,8 +64,14 @@ export interface TokenParts {
   secret: string;
 }
 
-/** What the contract says about a token made of these parts, for a verifier with FUZZ_SECRET, HS256/384/512 and `requireExp`. */
-export function expectToken(parts: TokenParts, now: number, requireExp: boolean): TokenExpectation {
+/** HERALD_JWT_ISSUER / HERALD_JWT_AUDIENCE of a verifier, when set. */
+export interface Expectations {
+  issuer?: string;
+  audience?: readonly string[];
+}
+
+/** What the contract says about a token made of these parts, for a verifier with FUZZ_SECRET, HS256/384/512, `requireExp` and maybe iss/aud. */
+export function expectToken(parts: TokenParts, now: number, requireExp: boolean, checks: Expectations = {}): TokenExpectation {
   const invalid: string[] = [];
   let expired = false;
   let unsure = false;
@@ -74,6 +83,9 @@ export function expectToken(parts: TokenParts, now: number, requireExp: boolean)
     if (typeof alg !== 'string' || !(alg in HASH)) invalid.push('alg');
     else if (alg !== parts.signAlg || parts.secret !== FUZZ_SECRET) invalid.push('signature');
     if (hasOwn(header.value, 'crit')) invalid.push('crit');
+    const kid = hasOwn(header.value, 'kid') ? header.value.kid : undefined;
+    if (typeof kid === 'string' && [...kid].length > LIMITS.kidLength) invalid.push('kid');
+    else if (kid !== undefined && typeof kid !== 'string') unsure = true;
   }
   let sub: string | undefined;
   let exp: number | null = null;
@@ -92,6 +104,14 @@ export function expectToken(parts: TokenParts, now: number, requireExp: boolean)
     }
     if (hasOwn(claims, 'nbf') && validTimeClaim(claims.nbf) && (claims.nbf as number) > now + 1) unsure = true;
     if (hasOwn(claims, 'iat') && validTimeClaim(claims.iat) && (claims.iat as number) > now + 1) unsure = true;
+    // docs/protocol.md: iss must equal HERALD_JWT_ISSUER, aud must contain one of HERALD_JWT_AUDIENCE, when set.
+    if (checks.issuer !== undefined && claim('iss') !== checks.issuer) invalid.push('iss');
+    if (checks.audience !== undefined) {
+      const aud = claim('aud');
+      const values = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+      if (!values.some((v) => typeof v === 'string' && checks.audience!.includes(v))) invalid.push('aud');
+      else if (Array.isArray(aud) && aud.some((v) => typeof v !== 'string')) unsure = true;
+    }
     for (const name of ['topics', 'publish']) {
       if (!hasOwn(claims, name)) continue;
       const valid = patternsValid(claims[name]);
@@ -146,9 +166,11 @@ export function payloadText(now: number): fc.Arbitrary<string> {
       claim('publish', patternsText),
       fc.option(fc.oneof(jsonText, nestedJsonText, prototypeObjectText, fc.constantFrom(LIMITS.jwtDepth - 2, LIMITS.jwtDepth - 1, LIMITS.jwtDepth).map((d) => nestedText(d))), { nil: undefined, freq: 3 }),
       fc.option(fc.constantFrom('"__proto__":{"sub":"root"}', '"constructor":{"prototype":{"exp":1}}', '"sub":"shadow"'), { nil: undefined, freq: 6 }),
+      claim('iss', fc.constantFrom(`"${ISSUER}"`, `"${ISSUER}"`, '"https://other.example"', '1', 'null', `["${ISSUER}"]`)),
+      claim('aud', fc.constantFrom('"herald"', '["x","other"]', '["x"]', '"nope"', '5', '[]', '["herald",1]', '{"herald":1}')),
     )
-    .map(([sub, exp, nbf, iat, topics, publish, extra, proto]) => {
-      const entries = [sub === undefined ? undefined : `"sub":${sub}`, exp === undefined ? undefined : `"exp":${exp}`, nbf, iat, topics, publish, extra === undefined ? undefined : `"x":${extra}`, proto];
+    .map(([sub, exp, nbf, iat, topics, publish, extra, proto, iss, aud]) => {
+      const entries = [sub === undefined ? undefined : `"sub":${sub}`, exp === undefined ? undefined : `"exp":${exp}`, nbf, iat, topics, publish, extra === undefined ? undefined : `"x":${extra}`, proto, iss, aud];
       return `{${entries.filter((e) => e !== undefined).join(',')}}`;
     });
 }
@@ -160,6 +182,7 @@ export const headerText: fc.Arbitrary<string> = fc.oneof(
     arbitrary: fc.constantFrom(
       '{"alg":"none"}', '{"alg":"RS256"}', '{"alg":"hs256"}', '{}', '[]', '"HS256"', '{"alg":["HS256"]}', '{"alg":"HS256","crit":["exp"]}',
       '{"alg":"HS256","alg":"none"}', '{"__proto__":{"alg":"HS256"}}', '{"alg":"HS256","x":1e400}',
+      `{"alg":"HS256","kid":"${'k'.repeat(LIMITS.kidLength)}"}`, `{"alg":"HS256","kid":"${'k'.repeat(LIMITS.kidLength + 1)}"}`, '{"alg":"HS256","kid":123}',
     ),
   },
   { weight: 1, arbitrary: fc.constantFrom(LIMITS.jwtDepth - 2, LIMITS.jwtDepth - 1, LIMITS.jwtDepth, 5000).map((d) => `{"alg":"HS256","x":${nestedText(d)}}`) },

@@ -93,7 +93,7 @@ export interface UpgradeCase {
   origin: 'none' | 'allowed' | 'foreign';
   protocol: 'none' | 'herald.v1' | 'others then herald.v1' | 'others';
   /** Changes that keep the request a valid upgrade. */
-  benign: ('extra header' | 'header names in lower case' | '8 KB header' | 'spaces around values')[];
+  benign: ('extra header' | 'header names in lower case' | '8 KB header' | 'spaces around values' | 'permessage-deflate offered')[];
   /** Changes after which the contract does not say what happens (only that the answer is documented). */
   breaking: ('no Host' | 'no Sec-WebSocket-Key' | 'short key' | 'version 8' | 'no Upgrade' | 'no Connection' | 'HTTP/1.0' | 'POST' | 'path /ws/' | 'path /WS' | '300 headers' | '64 KB header' | 'NUL in a header' | 'line folding')[];
 }
@@ -107,7 +107,7 @@ export const upgradeCase: fc.Arbitrary<UpgradeCase> = fc.record({
   headerToken: tokenKind,
   origin: fc.constantFrom('none', 'none', 'allowed', 'foreign'),
   protocol: fc.constantFrom('none', 'none', 'herald.v1', 'others then herald.v1', 'others'),
-  benign: fc.subarray(['extra header', 'header names in lower case', '8 KB header', 'spaces around values'] as const),
+  benign: fc.subarray(['extra header', 'header names in lower case', '8 KB header', 'spaces around values', 'permessage-deflate offered'] as const),
   breaking: fc.oneof(
     { weight: 3, arbitrary: fc.constant<UpgradeCase['breaking']>([]) },
     { weight: 1, arbitrary: fc.subarray(['no Host', 'no Sec-WebSocket-Key', 'short key', 'version 8', 'no Upgrade', 'no Connection', 'HTTP/1.0', 'POST', 'path /ws/', 'path /WS', '300 headers', '64 KB header', 'NUL in a header', 'line folding'] as const, { minLength: 1, maxLength: 2 }) },
@@ -189,6 +189,7 @@ function buildRequest(c: UpgradeCase, host: string, key: string): Buffer {
   const offered = { none: undefined, 'herald.v1': 'herald.v1', 'others then herald.v1': 'chat, herald.v1', others: 'chat, superchat' }[c.protocol];
   if (offered !== undefined) headers.push(['Sec-WebSocket-Protocol', offered]);
   if (c.benign.includes('extra header')) headers.push(['X-Fuzz', 'yes; q=1, "quoted"']);
+  if (c.benign.includes('permessage-deflate offered')) headers.push(['Sec-WebSocket-Extensions', 'permessage-deflate; client_max_window_bits']);
   if (c.benign.includes('8 KB header')) headers.push(['X-Big', 'b'.repeat(8 * 1024)]);
   if (c.breaking.includes('64 KB header')) headers.push(['X-Huge', 'h'.repeat(64 * 1024)]);
   if (c.breaking.includes('300 headers')) for (let i = 0; i < 300; i++) headers.push([`X-H${i}`, String(i)]);
@@ -236,6 +237,9 @@ export async function runUpgradeCase(live: Live, c: UpgradeCase, caseId: string)
     const chosen = head.headers.get('sec-websocket-protocol');
     const wantProtocol = { none: undefined, 'herald.v1': 'herald.v1', 'others then herald.v1': 'herald.v1', others: 'chat' }[c.protocol];
     if (c.breaking.length === 0 && chosen !== wantProtocol) live.violation(caseId, `subprotocol ${chosen} selected; docs/protocol.md says ${wantProtocol}`);
+    // Herald's frames are sent uncompressed (RSV1 clear); an extension it accepted would change that.
+    const extensions = head.headers.get('sec-websocket-extensions');
+    if (extensions !== undefined) live.tally.note(`extension accepted: ${extensions}`);
     const first = conn.frames[0]!;
     let outcome: string;
     if (first.opcode === Opcode.text) {

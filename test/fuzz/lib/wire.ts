@@ -162,7 +162,8 @@ export function parseHttpResponses(bytes: Buffer): HttpResponse[] {
       body = Buffer.from(after.subarray(0, n));
       consumed = n;
     }
-    responses.push({ ...head, body });
+    // An interim 1xx response (100 Continue) is not the answer: the final one follows.
+    if (head.status < 100 || head.status >= 200) responses.push({ ...head, body });
     rest = after.subarray(consumed);
   }
 }
