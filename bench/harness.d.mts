@@ -2,7 +2,7 @@
 import type { Options } from './options.mjs';
 import type { ProcessSet } from './lib/processes.mjs';
 
-export declare const RESULTS_VERSION: 1;
+export declare const RESULTS_VERSION: 2;
 
 export interface Latency {
   p50: number | null;
@@ -19,13 +19,31 @@ export interface Cpu {
   byProcess: Record<string, number>;
 }
 
+/** Frames that are no delivery of their step (bench/lib/identity.mjs). */
+export interface Stray {
+  earlierStep: number;
+  untagged: number;
+  neverSent: number;
+  refused: number;
+  unconfirmed: number;
+}
+
 export interface Step {
   mode: 'paced' | 'burst';
   rate: number;
+  step: number;
   publish: { offered: number; sent: number; accepted: number; rejected: number; failed: number; unanswered: number; statuses: Record<string, number>; maxBehind: number; acceptedPerSec: number | null };
+  subscribers: number;
   expected: number;
   delivered: number;
   lost: number;
+  duplicates: number;
+  outOfOrder: number;
+  wrongTopic: number;
+  shed: { connections: number; lost: number };
+  received: number;
+  stray: Stray;
+  drainTimedOut: boolean;
   deliveryRatio: number | null;
   deliveriesPerSec: number | null;
   latencyMs: Latency;
@@ -48,16 +66,18 @@ export interface Run {
   connections: number;
   topics: number;
   connect?: { requested: number; ready: number; failed: number; failures: Record<string, number>; seconds: number; connectsPerSec: number | null; serverCpuUsPerConnect: number | null; cpu: Cpu };
-  warmup?: { covered: number; ready: number };
+  warmup?: { covered: number; ready: number; rounds: number };
   steps?: Step[];
   burst?: Step;
+  bursts?: Step[];
+  churn?: Record<string, unknown> & { verdict: { bounded: boolean; rssJudged: boolean; reasons: string[] } };
   idle?: { connections: number; serverRssBytes: number; baselineRssBytes: number; rssPerConnectionBytes: number | null };
   error?: string;
   skipped?: string;
 }
 
 export interface Results {
-  version: 1;
+  version: 2;
   startedAt: string;
   finishedAt: string | null;
   command: string | null;

@@ -11,14 +11,16 @@ import { MAX_SOCKETS_PER_WORKER } from './client/loadgen.mjs';
 import { MAIN } from './targets/herald.mjs';
 import { ensureNchan } from './targets/peers.mjs';
 import { computeBudgets } from './report/budgets.mjs';
+import * as churn from './scenarios/churn.mjs';
 import * as cluster from './scenarios/cluster.mjs';
 import * as connections from './scenarios/connections.mjs';
 import * as fanout from './scenarios/fanout.mjs';
 import * as smoke from './scenarios/smoke.mjs';
 import * as topics from './scenarios/topics.mjs';
 
-export const RESULTS_VERSION = 1;
-const SCENARIOS = { fanout, topics, connections, cluster, smoke };
+/** 2: deliveries identified (delivered = distinct accepted messages; duplicates, order, topic, strays counted apart). */
+export const RESULTS_VERSION = 2;
+const SCENARIOS = { fanout, topics, connections, cluster, churn, smoke };
 
 /**
  * @param {import('./options.mjs').Options} options

@@ -7,6 +7,8 @@ export interface Options {
   targets: string[] | undefined;
   workers: number;
   stepSeconds: number;
+  bursts: number;
+  churnCycles: number;
   idleSeconds: number;
   payloadBytes: number;
   latencyLimitMs: number;

@@ -2,12 +2,14 @@
  * Command line of `node bench/run.mjs` (`npm run bench` = full scale).
  *
  *   --scale F            multiply connection and topic counts (default 1: full size)
- *   --only LIST          scenarios: fanout, topics, connections (alias idle, connect), cluster, smoke
+ *   --only LIST          scenarios: fanout, topics, connections (alias idle, connect), cluster, churn, smoke
  *   --peers LIST         families: herald, uws, socketio, nchan (default all)
  *   --brokers LIST       memory, redis (default both)
  *   --targets LIST       exact target ids (see bench/targets/index.mjs), instead of --peers/--brokers
  *   --workers N          load-generator processes (default 2; more when a worker would pass 19,000 sockets)
  *   --step-seconds S     length of each fixed-rate step (default 3)
+ *   --bursts N           max-rate bursts per fan-out target, the same for every target; the median counts (default 3)
+ *   --churn-cycles N     connect/subscribe/disconnect cycles per Herald target in the churn soak (default 100,000; × --scale)
  *   --idle-seconds S     idle window of the connections scenario, before and after connecting (default 10)
  *   --payload BYTES      published payload size (default 100)
  *   --latency-limit-ms M a step whose p99 exceeds this counts as saturated (default 1000)
@@ -34,6 +36,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
  * @property {string[] | undefined} targets
  * @property {number} workers
  * @property {number} stepSeconds
+ * @property {number} bursts
+ * @property {number} churnCycles
  * @property {number} idleSeconds
  * @property {number} payloadBytes
  * @property {number} latencyLimitMs
@@ -48,8 +52,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
  * @property {number} maxMinutes
  */
 
-export const SCENARIOS = ['fanout', 'topics', 'connections', 'cluster'];
-const ALIASES = { idle: 'connections', connect: 'connections', 'connect-storm': 'connections', 'many-topics': 'topics', 'three-nodes': 'cluster' };
+export const SCENARIOS = ['fanout', 'topics', 'connections', 'cluster', 'churn'];
+const ALIASES = { idle: 'connections', connect: 'connections', 'connect-storm': 'connections', 'many-topics': 'topics', 'three-nodes': 'cluster', soak: 'churn' };
 
 /** @returns {Options} */
 export function defaults() {
@@ -61,6 +65,8 @@ export function defaults() {
     targets: undefined,
     workers: 2,
     stepSeconds: 3,
+    bursts: 3,
+    churnCycles: 100_000,
     idleSeconds: 10,
     payloadBytes: 100,
     latencyLimitMs: 1000,
@@ -101,6 +107,8 @@ export function parseArgs(argv) {
       case '--targets': o.targets = list(value()); break;
       case '--workers': o.workers = Math.round(number()); break;
       case '--step-seconds': o.stepSeconds = number(); break;
+      case '--bursts': o.bursts = Math.round(number()); break;
+      case '--churn-cycles': o.churnCycles = Math.round(number()); break;
       case '--idle-seconds': o.idleSeconds = number(); break;
       case '--payload': o.payloadBytes = Math.round(number()); break;
       case '--latency-limit-ms': o.latencyLimitMs = number(); break;

@@ -14,9 +14,14 @@ import type { Broker } from './broker/broker.js';
 import { MemoryBroker } from './broker/memory.js';
 import { RedisBroker } from './broker/redis/broker.js';
 import type { Config } from './config.js';
+import { HistoryPolicies, type History } from './history/history.js';
+import { MemoryHistory } from './history/memory.js';
+import { RedisHistory } from './history/redis.js';
 import { Hub } from './hub.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
+import { Publisher } from './publisher.js';
+import { attachDemoRoutes, startDemoTicker } from './transport/demo.js';
 import { attachHttpRoutes } from './transport/http.js';
 import { attachMetricsRoutes } from './transport/metrics-server.js';
 import { WebSocketTransport } from './transport/websocket.js';
@@ -49,6 +54,13 @@ export function createBroker(config: Config, log: Logger, metrics: Metrics): Bro
   return new RedisBroker(config.broker, log, { onInvalid: () => invalid.inc() }, `herald:${config.nodeId}`);
 }
 
+/** The history that lives beside a broker, over its storage: memory beside memory, Redis beside Redis. */
+function historyBeside(broker: Broker): History {
+  if (broker instanceof MemoryBroker) return new MemoryHistory(broker);
+  if (broker instanceof RedisBroker) return new RedisHistory(broker.connections, broker.channelPrefix);
+  throw new Error(`HERALD_HISTORY is set, but the ${broker.kind} broker has no history`);
+}
+
 export async function startHerald(options: HeraldOptions): Promise<RunningHerald> {
   const { config, log } = options;
   const uws = loadUws();
@@ -57,19 +69,28 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
   const app = uws.App() as ClosableApp;
   const metricsApp = uws.App() as ClosableApp;
 
+  const policies = new HistoryPolicies(config.history);
+  const history = policies.enabled ? historyBeside(broker) : undefined;
+  // The transport exists only after the hub; a reset reaches its sockets through this late binding.
+  let transport: WebSocketTransport | undefined;
   const hub = new Hub(
     broker,
     { publish: (topic, frame) => app.publish(topic, frame, false, false), numSubscribers: (topic) => app.numSubscribers(topic) },
     metrics,
     log.child({ component: 'hub' }),
     config.subscriptionLingerMs,
+    history === undefined ? undefined : { history, policies, maxRecovery: config.history.maxRecovery, forEachJoined: (topic, visit) => transport?.forEachJoined(topic, visit) },
   );
   const brokerLog = log.child({ component: 'broker', broker: broker.kind });
   let wasUp = false;
   await broker.start(hub.deliver, (up) => {
     metrics.brokerUp.set(up ? 1 : 0);
     if (up) {
-      if (wasUp) metrics.brokerReconnects.inc();
+      if (wasUp) {
+        metrics.brokerReconnects.inc();
+        // Pub/sub lost whatever was published meanwhile: history topics catch up from the history.
+        hub.resync();
+      }
       wasUp = true;
       brokerLog.info('broker connected');
     } else {
@@ -78,28 +99,37 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
   });
   metrics.brokerUp.set(broker.isUp() ? 1 : 0);
 
-  const transport = new WebSocketTransport({
+  const publisher = new Publisher(broker, history, policies);
+  transport = new WebSocketTransport({
     nodeId: config.nodeId,
     limits: config.limits,
     allowedOrigins: config.allowedOrigins,
     authenticator: new JwtAuthenticator(config.jwt),
     hub,
-    broker,
+    publisher,
     metrics,
     log: log.child({ component: 'ws' }),
   });
   transport.attach(app);
+  const sockets = transport;
   metrics.readLiveCounts({
-    connections: () => transport.connectionCount,
-    subscriptions: () => transport.subscriptions,
+    connections: () => sockets.connectionCount,
+    subscriptions: () => sockets.subscriptions,
     topics: () => hub.localTopicCount,
     shards: () => broker.shards(),
   });
 
   let draining = false;
+  // Before the HTTP routes: they end with the catch-all 404.
+  if (config.demo) {
+    const devSecret = config.mode === 'development' && config.generated.jwtSecret ? config.jwt.secret : undefined;
+    attachDemoRoutes(app, { mode: config.mode, devSecret, log: log.child({ component: 'demo' }) });
+  }
   attachHttpRoutes(app, {
     apiKeys: new ApiKeys(config.apiKeys),
-    broker,
+    publisher,
+    history,
+    policies,
     metrics,
     log: log.child({ component: 'http' }),
     maxMessageSize: config.limits.maxMessageSize,
@@ -119,10 +149,12 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     await broker.close();
     throw error;
   }
+  const stopTicker = config.demo && config.mode === 'development' ? startDemoTicker(publisher, log.child({ component: 'demo' })) : () => undefined;
 
   let closed: Promise<void> | undefined;
   const release = (): Promise<void> =>
     (closed ??= (async () => {
+      stopTicker();
       transport.close();
       uws.us_listen_socket_close(listenSocket);
       uws.us_listen_socket_close(metricsSocket);

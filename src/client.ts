@@ -5,9 +5,10 @@
  */
 import type { WebSocket } from 'uWebSockets.js';
 import type { Authenticator, AuthOutcome, Identity } from './auth/authenticator.js';
-import type { Broker } from './broker/broker.js';
 import type { Limits } from './config.js';
 import { CloseCode, type AuthFailure, type ErrorCode } from './errors.js';
+import type { Since } from './history/recovery.js';
+import type { Subscriber } from './history/streams.js';
 import type { Hub } from './hub.js';
 import { refuse, takeToken } from './lifecycle/rate-limit.js';
 import type { ExpiryWheel } from './lifecycle/expiry.js';
@@ -15,6 +16,7 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { decodeClientFrame, encodeAck, encodeError, encodePong, encodeUnsubscribed, type FrameId } from './protocol/frames.js';
 import { isValidTopic } from './protocol/topics.js';
+import type { Publisher } from './publisher.js';
 
 /** Per-connection state, kept as uWebSockets.js user data. Flat on purpose: it is multiplied by every connection. */
 export interface Connection {
@@ -33,6 +35,8 @@ export interface Connection {
   repliedAt: number;
   /** The `auth` frames still being verified: each applies only after the one before it. */
   authQueue: Promise<void> | undefined;
+  /** History subscribes being carried out (recovering, not yet joined), by topic: what unsubscribe cancels. */
+  inProgress: Map<string, object> | undefined;
   /** Set by the close handler; async work checks it before touching the socket. */
   closed: boolean;
   /** Over HERALD_MAX_BACKPRESSURE: unsubscribed and waiting for its output to flush before 4008. */
@@ -44,7 +48,7 @@ export type ClientSocket = WebSocket<Connection>;
 
 export interface ClientDeps {
   readonly hub: Hub;
-  readonly broker: Broker;
+  readonly publisher: Publisher;
   readonly authenticator: Authenticator;
   readonly metrics: Metrics;
   readonly limits: Limits;
@@ -84,7 +88,7 @@ export class ClientProtocol {
     const frame = decoded.frame;
     switch (frame.type) {
       case 'subscribe':
-        this.subscribe(ws, conn, conn.identity, frame.id, frame.topic);
+        this.subscribe(ws, conn, conn.identity, frame.id, frame.topic, frame.since);
         return;
       case 'unsubscribe':
         this.unsubscribe(ws, conn, frame.id, frame.topic);
@@ -101,25 +105,37 @@ export class ClientProtocol {
     }
   }
 
-  private subscribe(ws: ClientSocket, conn: Connection, identity: Identity, id: FrameId, topic: string): void {
+  private subscribe(ws: ClientSocket, conn: Connection, identity: Identity, id: FrameId, topic: string, since: Since | undefined): void {
     if (!isValidTopic(topic)) return this.fail(ws, id, 'invalid_topic', `"${topic.slice(0, 300)}" is not a valid topic`);
+    const { hub } = this.deps;
+    const history = hub.hasHistory(topic);
     if (ws.isSubscribed(topic)) {
-      ws.send(encodeAck(id));
+      // Already receiving: nothing to replay; the ack says where the live stream is.
+      const position = history ? hub.positionOf(topic) : undefined;
+      const recovered = since === undefined ? undefined : position !== undefined && 'offset' in since && since.epoch === position.epoch && since.offset === position.offset;
+      ws.send(encodeAck(id, position === undefined ? (since === undefined ? undefined : { recovered: false }) : { ...position, recovered }));
       return;
     }
+    if (conn.inProgress?.has(topic) === true) return this.fail(ws, id, 'bad_request', `a subscribe to ${topic} is already in progress`);
     if (!identity.grants.canSubscribe(topic, identity.sub)) return this.fail(ws, id, 'forbidden', `the token does not allow subscribing to ${topic}`);
     if (conn.subscriptions >= this.deps.limits.maxSubscriptions) {
       return this.fail(ws, id, 'too_many_subscriptions', `at most ${this.deps.limits.maxSubscriptions} subscriptions per connection`);
     }
-    ws.subscribe(topic);
     conn.subscriptions++;
-    const ready = this.deps.hub.ensure(topic);
+    if (history) {
+      hub.subscribeHistory(topic, this.subscriber(ws, conn, id, topic), since);
+      return;
+    }
+    // `since` on a topic without history: nothing can be recovered, and the ack says so.
+    const fields = since === undefined ? undefined : { recovered: false };
+    ws.subscribe(topic);
+    const ready = hub.ensure(topic);
     if (ready === undefined) {
-      ws.send(encodeAck(id));
+      ws.send(encodeAck(id, fields));
       return;
     }
     ready.then(
-      () => this.later(ws, conn, encodeAck(id)),
+      () => this.later(ws, conn, encodeAck(id, fields)),
       (error: unknown) => {
         this.deps.log.warn({ conn: conn.id, topic, err: error }, 'broker subscribe failed');
         if (!conn.closed && ws.unsubscribe(topic)) conn.subscriptions--;
@@ -131,7 +147,54 @@ export class ClientProtocol {
   private unsubscribe(ws: ClientSocket, conn: Connection, id: FrameId, topic: string): void {
     if (!isValidTopic(topic)) return this.fail(ws, id, 'invalid_topic', `"${topic.slice(0, 300)}" is not a valid topic`);
     if (ws.unsubscribe(topic)) conn.subscriptions--;
+    // A history subscribe still being carried out is abandoned: its socket never joins.
+    else if (conn.inProgress?.delete(topic) === true) conn.subscriptions--;
     ws.send(encodeAck(id));
+  }
+
+  /**
+   * The socket as a history topic's stream sees it while it carries out one
+   * subscribe (history/streams.ts). Lives only until the socket has joined.
+   */
+  private subscriber(ws: ClientSocket, conn: Connection, id: FrameId, topic: string): Subscriber {
+    const token = {};
+    (conn.inProgress ??= new Map()).set(topic, token);
+    const current = (): boolean => !conn.closed && conn.inProgress?.get(topic) === token;
+    const finish = (): void => {
+      conn.inProgress?.delete(topic);
+      if (conn.inProgress?.size === 0) conn.inProgress = undefined;
+    };
+    const { maxBackpressure } = this.deps.limits;
+    return {
+      get gone() {
+        return !current();
+      },
+      send: (frames) => {
+        if (!current()) return;
+        ws.cork(() => {
+          for (const frame of frames) ws.send(frame);
+        });
+      },
+      join: () => {
+        if (!current()) return;
+        finish();
+        ws.subscribe(topic);
+      },
+      fail: (message) => {
+        if (!current()) return;
+        finish();
+        conn.subscriptions--;
+        this.failLater(ws, conn, id, 'unavailable', `cannot subscribe to ${topic} now: ${message}`);
+      },
+      reset: () => {
+        if (!current()) return;
+        finish();
+        conn.subscriptions--;
+        this.later(ws, conn, encodeUnsubscribed(topic, 'reset'));
+      },
+      ack: (position, recovered) => encodeAck(id, { offset: position.offset, epoch: position.epoch, recovered }),
+      capacity: () => maxBackpressure - ws.getBufferedAmount(),
+    };
   }
 
   private publish(ws: ClientSocket, conn: Connection, identity: Identity, id: FrameId, topic: string, data: unknown): void {
@@ -143,8 +206,8 @@ export class ClientProtocol {
       return this.fail(ws, id, 'payload_too_large', `data is ${size} bytes; at most ${this.deps.limits.maxMessageSize}`);
     }
     this.publishedByClients.inc();
-    this.deps.broker.publish(topic, { data: json, ts: Date.now() }).then(
-      () => this.later(ws, conn, encodeAck(id)),
+    this.deps.publisher.publish(topic, { data: json, ts: Date.now() }).then(
+      (published) => this.later(ws, conn, encodeAck(id, published.offset === undefined ? undefined : { offset: published.offset, epoch: published.epoch! })),
       () => this.failLater(ws, conn, id, 'unavailable', 'message not published: broker unavailable'),
     );
   }

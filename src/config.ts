@@ -7,6 +7,7 @@
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { compilePattern, type Pattern } from './protocol/topics.js';
 
 export type Algorithm =
   | 'HS256' | 'HS384' | 'HS512'
@@ -85,6 +86,29 @@ export interface HostPort {
   readonly port: number;
 }
 
+/** The history policy of the topics matching `pattern` (HERALD_HISTORY). */
+export interface HistoryRule {
+  readonly source: string;
+  readonly pattern: Pattern;
+  /** Most messages kept per topic. */
+  readonly size: number;
+  /** How long a message is kept, in seconds. */
+  readonly ttlSeconds: number;
+}
+
+export interface HistoryConfig {
+  /** First match wins; empty: no topic has history. */
+  readonly rules: readonly HistoryRule[];
+  /** Most messages one recovery may replay. */
+  readonly maxRecovery: number;
+  /** How long a topic's position (epoch, top offset) outlives its last publish, in seconds. */
+  readonly metaTtlSeconds: number;
+}
+
+/** Largest HERALD_HISTORY size per topic. */
+export const MAX_HISTORY_SIZE = 100_000;
+export const MAX_RECOVERY = 100_000;
+
 export interface Config {
   readonly mode: 'production' | 'development';
   readonly nodeId: string;
@@ -100,6 +124,9 @@ export interface Config {
   readonly broker: BrokerConfig;
   /** How long a node keeps a broker subscription after a topic's last local subscriber leaves. */
   readonly subscriptionLingerMs: number;
+  readonly history: HistoryConfig;
+  /** Serve the demo page and the SDK bundle (transport/demo.ts); in development mode also tick the demo topic. */
+  readonly demo: boolean;
   /** What development mode generated because it was not configured (never set in production). */
   readonly generated: { readonly jwtSecret: boolean; readonly apiKey: boolean };
 }
@@ -160,6 +187,10 @@ export const VARIABLES: readonly VariableDoc[] = [
   { name: 'HERALD_REDIS_PREFIX', default: 'herald' },
   { name: 'HERALD_REDIS_PUBLISH_TIMEOUT_MS', default: '2000' },
   { name: 'HERALD_SUBSCRIPTION_LINGER_MS', default: '1000' },
+  { name: 'HERALD_HISTORY', default: '(none)' },
+  { name: 'HERALD_HISTORY_MAX_RECOVERY', default: '300' },
+  { name: 'HERALD_HISTORY_META_TTL', default: '2592000' },
+  { name: 'HERALD_DEMO', default: '(true in development, false in production)' },
 ];
 
 const SECRET_NAMES = new Set(VARIABLES.filter((v) => v.secret).map((v) => v.name));
@@ -398,6 +429,35 @@ function readBroker(r: Reader, production: boolean): BrokerConfig {
   return { kind: 'memory' };
 }
 
+/** `<pattern>=<size>:<ttl seconds>,…`: patterns as in token claims, without `{sub}`. */
+function readHistory(r: Reader): HistoryConfig {
+  const name = 'HERALD_HISTORY';
+  const expected = `comma-separated <pattern>=<size>:<ttl seconds>, e.g. chat.>=100:300,prices.*=1:60 (size 1 to ${MAX_HISTORY_SIZE}, ttl at least 1 and at most HERALD_HISTORY_META_TTL)`;
+  const metaTtlSeconds = r.integer('HERALD_HISTORY_META_TTL', 30 * 24 * 3600, 60, 10 * 365 * 24 * 3600);
+  const rules: HistoryRule[] = [];
+  for (const item of r.list(name)) {
+    const match = /^([^=\s]+)=(\d+):(\d+)$/.exec(item);
+    if (match === null) {
+      r.problem(name, item, 'not <pattern>=<size>:<ttl seconds>', expected);
+      continue;
+    }
+    const [, source, sizeText, ttlText] = match as unknown as [string, string, string, string];
+    const pattern = compilePattern(source);
+    const size = Number(sizeText);
+    const ttlSeconds = Number(ttlText);
+    if (typeof pattern === 'string') r.problem(name, item, `pattern ${JSON.stringify(source)} is not valid: ${pattern}`, expected);
+    else if (pattern.usesSub) r.problem(name, item, 'patterns may not use {sub}: history is per topic, not per user', expected);
+    else if (size < 1 || size > MAX_HISTORY_SIZE) r.problem(name, item, `size ${size} is out of range`, expected);
+    else if (ttlSeconds < 1 || ttlSeconds > metaTtlSeconds) r.problem(name, item, `ttl ${ttlSeconds} is out of range`, expected);
+    else rules.push(Object.freeze({ source, pattern, size, ttlSeconds }));
+  }
+  return Object.freeze({
+    rules: Object.freeze(rules),
+    maxRecovery: r.integer('HERALD_HISTORY_MAX_RECOVERY', 300, 1, MAX_RECOVERY),
+    metaTtlSeconds,
+  });
+}
+
 function readOrigins(r: Reader): string[] {
   const origins = r.list('HERALD_ALLOWED_ORIGINS');
   for (const origin of origins) {
@@ -474,6 +534,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     drainSeconds: r.integer('HERALD_DRAIN_SECONDS', 10, 0, 3600),
     broker: Object.freeze(readBroker(r, production)),
     subscriptionLingerMs: r.integer('HERALD_SUBSCRIPTION_LINGER_MS', 1000, 0, 600_000),
+    history: readHistory(r),
+    demo: r.boolean('HERALD_DEMO', !production),
     generated: Object.freeze({ jwtSecret: generatedSecret, apiKey: generatedApiKey }),
   };
 

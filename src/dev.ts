@@ -1,11 +1,17 @@
 /**
  * Development mode: what `npm start` prints when it had to invent credentials,
- * so that a first-time user can connect and publish without reading further.
+ * so that a first-time user can connect and publish without reading further,
+ * and the tokens the demo page gets (transport/demo.ts).
  */
 import jwt from 'jsonwebtoken';
 import type { Config } from './config.js';
 
 const DEV_TOKEN_HOURS = 24;
+
+/** An HS256 token signed with development mode's generated secret. */
+export function signDevToken(secret: string, claims: { sub: string; topics: string[]; publish: string[] }, seconds: number): string {
+  return jwt.sign(claims, secret, { algorithm: 'HS256', expiresIn: seconds });
+}
 
 export function developmentBanner(config: Config, port: number): string | undefined {
   if (!config.generated.jwtSecret && !config.generated.apiKey) return undefined;
@@ -18,19 +24,18 @@ export function developmentBanner(config: Config, port: number): string | undefi
     ' change at every start. Set NODE_ENV=production to make missing auth an error.',
     '',
   ];
+  if (config.demo) {
+    lines.push(` Open the demo (a chat room and a live feed, on the @herald/client SDK):  http://${base}/`, '');
+  }
   if (config.generated.jwtSecret && config.jwt.secret !== undefined) {
-    const token = jwt.sign({ sub: 'dev-user', topics: ['>'], publish: ['>'] }, config.jwt.secret, {
-      algorithm: 'HS256',
-      expiresIn: `${DEV_TOKEN_HOURS}h`,
-    });
+    const token = signDevToken(config.jwt.secret, { sub: 'dev-user', topics: ['>'], publish: ['>'] }, DEV_TOKEN_HOURS * 3600);
     lines.push(
       ` JWT secret (HS256):  ${config.jwt.secret}`,
       ` Token (sub dev-user, may subscribe and publish to every topic, ${DEV_TOKEN_HOURS} h):`,
       `   ${token}`,
       '',
-      ' Connect and subscribe:',
-      `   npx wscat -c 'ws://${base}/ws?token=${token}'`,
-      '   > {"type":"subscribe","topic":"demo.hello","id":1}',
+      ' The raw protocol from a shell in this repository (Node and its ws package): subscribe to demo.hello, print what arrives:',
+      `   node -e 'const ws = new (require("ws"))(process.argv[1]); ws.on("open", () => ws.send(JSON.stringify({ type: "subscribe", topic: "demo.hello", id: 1 }))); ws.on("message", (m) => console.log(String(m)))' 'ws://${base}/ws?token=${token}'`,
       '',
     );
   }

@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'unavailable'
   | 'unauthorized'
   | 'not_found'
-  | 'method_not_allowed';
+  | 'method_not_allowed'
+  | 'no_history';
 
 export interface ErrorSpec {
   /** HTTP status when the error answers an HTTP request. */
@@ -42,6 +43,7 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorSpec>> = Object.freeze({
   unauthorized: { status: 401, retryable: false, surfaces: ['http'], message: 'missing or invalid API key' },
   not_found: { status: 404, retryable: false, surfaces: ['http'], message: 'no such route' },
   method_not_allowed: { status: 405, retryable: false, surfaces: ['http'], message: 'method not allowed' },
+  no_history: { status: 404, retryable: false, surfaces: ['http'], message: 'the topic has no history' },
 });
 
 /**

@@ -63,6 +63,12 @@ export class Metrics {
   });
   readonly brokerReconnects = new Counter({ name: 'herald_broker_reconnects_total', help: 'Times the broker connection came back after being lost', registers: [this.registry] });
   readonly draining = new Gauge({ name: 'herald_draining', help: '1 while the node drains before shutdown', registers: [this.registry] });
+  readonly historyRecoveries = new Counter({ name: 'herald_history_recoveries_total', help: 'Subscribes with `since` on history topics, by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly historyReplayed = new Counter({ name: 'herald_history_replayed_messages_total', help: 'Stored messages sent from the history: to recovering clients (by="client") or to fill a gap in the node\'s live stream (by="node")', labelNames: ['by'] as const, registers: [this.registry] });
+  readonly historyGapsFilled = new Counter({ name: 'herald_history_gaps_filled_total', help: 'Gaps in a history topic\'s live stream (lost pub/sub messages) that the node filled from the history', registers: [this.registry] });
+  readonly historyResets = new Counter({ name: 'herald_history_resets_total', help: 'History topics whose local subscribers were reset (epoch changed, or missed messages no longer stored)', registers: [this.registry] });
+  readonly historyUnsequenced = new Counter({ name: 'herald_history_unsequenced_total', help: 'Messages on history topics without an offset (a plain PUBLISH into Redis): delivered live, not stored', registers: [this.registry] });
+  readonly historyReads = new Counter({ name: 'herald_history_reads_total', help: 'History reads issued by this node (recovery windows and gap fills)', registers: [this.registry] });
 
   /** Where the connection, subscription and topic gauges read their values. */
   readLiveCounts(live: LiveCounts): void {
@@ -77,5 +83,7 @@ export class Metrics {
     for (const reason of ['token_missing', 'token_invalid', 'token_expired'] satisfies AuthFailure[]) this.authFailures.inc({ reason }, 0);
     for (const code of Object.keys(ERRORS) as ErrorCode[]) if (ERRORS[code].surfaces.includes('websocket')) this.clientErrors.inc({ code }, 0);
     for (const code of Object.values(CloseCode)) this.disconnections.inc({ code: String(code) }, 0);
+    for (const outcome of ['recovered', 'not_recovered']) this.historyRecoveries.inc({ outcome }, 0);
+    for (const by of ['client', 'node']) this.historyReplayed.inc({ by }, 0);
   }
 }

@@ -2,7 +2,8 @@
  * What each server says over the WebSocket, for the load generator: the
  * upgrade path, the steps until a connection is subscribed, and which text
  * frames are deliveries. Frames are recognised by a byte or two at a known
- * offset, never by JSON parsing.
+ * offset, never by JSON parsing; what a delivery carries (step, topic,
+ * sequence, send time) is read by ../lib/identity.mjs.
  *
  *   herald    welcome → {"type":"subscribe"} → ack; deliveries {"type":"message",...}
  *   uws       bare uWebSockets.js peer: subscribed on open, then ack; same delivery frame
@@ -108,26 +109,3 @@ export const DIALECTS = {
     },
   },
 };
-
-const T_KEY = Buffer.from('"t":');
-
-/**
- * The send timestamp (µs, CLOCK_MONOTONIC) embedded by the publisher as
- * `"t":<digits>` in the payload, found by a byte scan; -1 when absent.
- * @param {Buffer} buf
- */
-export function sentAt(buf, start, end) {
-  let i = buf.indexOf(T_KEY, start);
-  if (i < 0 || i >= end) return -1;
-  i += 4;
-  let v = 0;
-  let digits = 0;
-  for (; i < end; i++) {
-    const c = buf[i] - 48;
-    if (c < 0 || c > 9) break;
-    v = v * 10 + c;
-    digits++;
-  }
-  return digits === 0 ? -1 : v;
-}
-

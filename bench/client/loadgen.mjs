@@ -4,6 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Histogram } from '../lib/histogram.mjs';
+import { sumAccounts } from '../lib/identity.mjs';
 import { HOST } from '../lib/net.mjs';
 import { Rpc } from '../lib/rpc.mjs';
 
@@ -60,17 +61,18 @@ export async function startLoadgen(procs, spec, workers) {
         readyByTopic,
       };
     },
-    reset: () => all('reset'),
-    /** Counts summed over the workers. */
+    /** A new step: the workers count only frames tagged with it. */
+    begin: (step) => all('begin', { step }),
+    /** @param {import('../lib/identity.mjs').Expectation} expectation */
+    expect: (expectation) => all('expect', { expectation }),
+    /** The step's accounting (identity.mjs) and counts, summed over the workers. */
     async stats() {
       const parts = await all('stats');
       const hist = new Histogram();
-      const sum = { delivered: 0, reads: 0, covered: 0, ready: 0, open: 0, firstUs: 0, lastUs: 0, closes: {}, others: {} };
+      const sum = { ...sumAccounts(parts), reads: 0, ready: 0, open: 0, firstUs: 0, lastUs: 0, closes: {}, others: {} };
       for (const p of parts) {
         hist.add(p.hist);
-        sum.delivered += p.delivered;
         sum.reads += p.reads;
-        sum.covered += p.covered;
         sum.ready += p.ready;
         sum.open += p.open;
         if (p.firstUs > 0 && (sum.firstUs === 0 || p.firstUs < sum.firstUs)) sum.firstUs = p.firstUs;

@@ -1,16 +1,19 @@
 /**
  * Load-generator worker process (forked by loadgen.mjs, driven over IPC).
  * Holds its share of the connections (fewer than 19,000: the open-file limit
- * is 20,000 per process), counts deliveries and records publish→receipt
- * latency from the timestamp embedded in each payload.
+ * is 20,000 per process), identifies every delivery by the step, topic and
+ * sequence tagged in its payload (../lib/identity.mjs) and records
+ * publish→receipt latency from the send time embedded there.
  *
- * Requests: prepare, connect, reset, stats, close; each answered with the
- * request's id. The worker exits when its parent goes away.
+ * Requests: prepare, connect, begin (a new step), expect (what the publisher
+ * sent in it), stats, close; each answered with the request's id. The worker
+ * exits when its parent goes away.
  */
 import { serveRpc } from '../lib/rpc.mjs';
 import jwt from 'jsonwebtoken';
 import { Histogram, nowUs } from '../lib/histogram.mjs';
-import { DIALECTS, sentAt } from './dialects.mjs';
+import { Ledger } from '../lib/identity.mjs';
+import { DIALECTS } from './dialects.mjs';
 import { CLOSED, READY, WsConn } from './ws-conn.mjs';
 
 /** How long one connection may take from TCP connect to subscribed. */
@@ -26,8 +29,7 @@ let conns = [];
 let topicNames = [];
 
 const hist = new Histogram();
-let delivered = 0;
-let covered = 0;
+const ledger = new Ledger();
 let firstUs = 0;
 let lastUs = 0;
 let frameNow = -1;
@@ -49,19 +51,15 @@ let settledOne = null;
 /** @type {import('./dialects.mjs').Deliverer} */
 const deliverer = {
   deliver(conn, buf, start, end) {
-    delivered++;
-    if (!conn.got) {
-      conn.got = true;
-      covered++;
-    }
     if (frameNow < 0) {
       frameNow = nowUs();
       reads++;
     }
+    const t = ledger.deliver(conn, buf, start, end);
+    if (t < 0) return;
     if (firstUs === 0) firstUs = frameNow;
     lastUs = frameNow;
-    const t = sentAt(buf, start, end);
-    if (t > 0) hist.record(frameNow - t);
+    hist.record(frameNow - t);
   },
   other(_conn, what) {
     others[what] = (others[what] ?? 0) + 1;
@@ -87,6 +85,7 @@ const sink = {
     ready--;
     readyByTopic[conn.topic]--;
     closes[code] = (closes[code] ?? 0) + 1;
+    ledger.closed(conn, code);
   },
   read() {
     frameNow = -1;
@@ -164,21 +163,26 @@ function connect(request) {
   });
 }
 
-function reset() {
+/** A new step: every count starts afresh, and frames tagged with any other step never count in it. */
+function begin(request) {
   hist.reset();
-  delivered = 0;
   reads = 0;
   firstUs = 0;
   lastUs = 0;
-  covered = 0;
   closes = {};
   others = {};
-  for (const conn of conns) conn.got = false;
+  ledger.begin(request.step, conns, (conn) => conn.state === READY);
+  return {};
+}
+
+/** What the publisher sent in the step and how the server answered (identity.mjs Expectation). */
+function expect(request) {
+  ledger.expect(request.expectation);
   return {};
 }
 
 function stats() {
-  return { delivered, reads, covered, ready, open, firstUs, lastUs, hist: hist.toJSON(), closes, others, failures };
+  return { ...ledger.account(conns), reads, ready, open, firstUs, lastUs, hist: hist.toJSON(), closes, others, failures };
 }
 
 function close() {
@@ -187,4 +191,4 @@ function close() {
   return {};
 }
 
-serveRpc({ prepare, connect, reset, stats, close });
+serveRpc({ prepare, connect, begin, expect, stats, close });

@@ -11,6 +11,7 @@
  * small frames (subscribe, pong), so that is all the masking they need.
  */
 import { connect } from 'node:net';
+import { SeqTracker } from '../lib/identity.mjs';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 // A fixed key: the load generator does not check Sec-WebSocket-Accept, servers only echo its hash.
@@ -60,8 +61,14 @@ export class WsConn {
     this.state = CONNECTING;
     /** dialect progress before READY */
     this.phase = 0;
-    /** received at least one delivery since the counters were last reset */
+    /** received at least one delivery of the current step */
     this.got = false;
+    /** the sequences of its topic seen in the current step (identity.mjs) */
+    this.track = new SeqTracker();
+    /** subscribed when the current step began */
+    this.inStep = false;
+    /** close code seen during the current step, 0 if none */
+    this.closedWith = 0;
     this.startedAt = 0;
     /** @type {Buffer | null} */
     this.pending = null;
@@ -88,6 +95,18 @@ export class WsConn {
   /** @param {string} text */
   sendText(text) {
     this.socket?.write(clientFrame(1, Buffer.from(text)));
+  }
+
+  /** Starts the closing handshake (RFC 6455 §5.5.1); the server's close frame or its FIN ends the connection. */
+  sendClose(code = 1000) {
+    const body = Buffer.alloc(2);
+    body.writeUInt16BE(code, 0);
+    this.socket?.write(clientFrame(8, body));
+  }
+
+  /** Half-closes the TCP connection (FIN) without a WebSocket close frame: a client that just goes away. */
+  end() {
+    this.socket?.end();
   }
 
   /** Closes without a close handshake and without TIME_WAIT on this side (RST). */

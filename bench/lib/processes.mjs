@@ -172,6 +172,9 @@ export class ProcessSet {
     if (this.#reaper) {
       this.#started.add(this.#reaper.pid);
       const exited = new Promise((resolve) => this.#reaper.once('exit', resolve));
+      // Unreferenced while the harness runs (it must not keep the harness alive); referenced again while
+      // its exit is awaited, or a harness with nothing else to do would end with this promise unsettled.
+      this.#reaper.ref();
       if (this.#reaper.connected) this.#reaper.disconnect();
       if (this.#reaper.exitCode === null && this.#reaper.signalCode === null) await exited;
     }

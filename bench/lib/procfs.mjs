@@ -74,6 +74,20 @@ export function usage(pids) {
   return { cpuSeconds: ticks / clockTicks(), rssBytes: bytes };
 }
 
+/** @param {number} pid @returns {number | null} open file descriptors (/proc/<pid>/fd), null when the process is gone */
+export function openFds(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return null;
+  }
+}
+
+/** @param {number} pid @returns {number} resident set size in bytes, 0 when the process is gone */
+export function rssBytes(pid) {
+  return rss(pid);
+}
+
 /**
  * CPU seconds the whole machine spent busy since boot (all processes, ours
  * and anyone else's): /proc/stat's first line, less idle and iowait.

@@ -23,12 +23,15 @@ export async function startPublisher(procs, spec, load) {
   await rpc.call('configure', { config: { ...spec, ...load } });
   return {
     /**
-     * Publishes at `rate` messages/s for `durationMs`.
+     * Publishes at `rate` messages/s for `durationMs`, every payload tagged with `step`.
      * @returns {Promise<PublishResult>}
      */
-    paced: (rate, durationMs, window = 128) => rpc.call('run', { rate, durationMs, window }, durationMs + 30_000),
-    /** Publishes `count` messages as fast as accepted, `window` in flight, for at most `maxMs`. */
-    burst: (count, maxMs, window = 64) => rpc.call('run', { rate: 0, count, maxMs, window }, maxMs + 30_000),
+    paced: (step, rate, durationMs, window = 128) => rpc.call('run', { step, rate, durationMs, window }, durationMs + 30_000),
+    /**
+     * Publishes `count` messages as fast as accepted, `window` in flight, for at most `maxMs`, tagged with `step`.
+     * @returns {Promise<PublishResult>}
+     */
+    burst: (step, count, maxMs, window = 64) => rpc.call('run', { step, rate: 0, count, maxMs, window }, maxMs + 30_000),
     close: () => rpc.call('close'),
   };
 }
@@ -43,6 +46,9 @@ export async function startPublisher(procs, spec, load) {
  * @property {number} unanswered
  * @property {Record<string, number>} statuses
  * @property {number[]} acceptedByTopic
+ * @property {number[]} sentByTopic   sequences 0 … n−1 were sent on topic k
+ * @property {number[]} refused       flat [topic, seq, …]: answered with a non-2xx status
+ * @property {number[]} unconfirmed   flat [topic, seq, …]: no answer, or the connection closed first
  * @property {number} maxBehind   most messages the publisher was behind its schedule
  * @property {number} firstSendUs
  * @property {number} lastSendUs

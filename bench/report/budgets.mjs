@@ -3,8 +3,11 @@
  * what the budget is, what was measured (and where), whether it is met, or
  * null when the run did not measure it (scenario or peer not run).
  */
+import { identityFailures } from '../lib/identity.mjs';
 
 const KIB = 1024;
+/** The rate of the CPU-per-message budget when a results file does not name it (the many-topics scenario's BUDGET_RATE). */
+const DEFAULT_BUDGET_RATE = 5000;
 
 /** @param {any} results */
 function runsOf(results, scenario) {
@@ -13,7 +16,27 @@ function runsOf(results, scenario) {
 
 const usable = (run) => run && !run.error && !run.skipped;
 
-/** Herald deliveries/s over bare uWebSockets.js in the max-rate fan-out burst, per subscriber count. */
+/** Every burst of a run (the median is one of them). */
+const burstsOf = (run) => run.bursts ?? (run.burst ? [run.burst] : []);
+
+/** What makes a run's bursts unfit to compare: identity failures in any of them; null when clean. */
+function burstProblems(run) {
+  const out = [];
+  for (const [i, b] of burstsOf(run).entries()) {
+    const f = identityFailures(b);
+    if (f === null) return null;
+    if (f.length) out.push(`burst ${i + 1}: ${f.join(', ')}`);
+  }
+  return out.length ? out.join('; ') : null;
+}
+
+/**
+ * Herald deliveries/s over bare uWebSockets.js in the max-rate fan-out burst
+ * (the median of as many bursts on each side), per subscriber count. Both
+ * rates count distinct accepted deliveries only, and a side whose bursts lost,
+ * duplicated or reordered anything is named: its rate is then no fair term of
+ * the ratio.
+ */
 export function fanoutRatios(results) {
   const runs = runsOf(results, 'fanout');
   const out = [];
@@ -23,7 +46,17 @@ export function fanoutRatios(results) {
     if (!usable(herald) || !usable(uws) || !herald.burst || !uws.burst) continue;
     const h = herald.burst.deliveriesPerSec;
     const u = uws.burst.deliveriesPerSec;
-    out.push({ subscribers: herald.connections, herald: h, uws: u, ratio: u > 0 ? Math.round((h / u) * 100) / 100 : null, heraldLost: herald.burst.lost, uwsLost: uws.burst.lost });
+    out.push({
+      subscribers: herald.connections,
+      herald: h,
+      uws: u,
+      ratio: u > 0 ? Math.round((h / u) * 100) / 100 : null,
+      bursts: [burstsOf(herald).length, burstsOf(uws).length],
+      heraldLost: herald.burst.lost,
+      uwsLost: uws.burst.lost,
+      heraldProblems: burstProblems(herald),
+      uwsProblems: burstProblems(uws),
+    });
   }
   return out;
 }
@@ -33,14 +66,18 @@ export function computeBudgets(results) {
   const budgets = [];
 
   const ratios = fanoutRatios(results);
-  const worst = ratios.length ? ratios.reduce((a, b) => (a.ratio <= b.ratio ? a : b)) : undefined;
+  const worst = ratios.length ? ratios.reduce((a, b) => ((a.ratio ?? 0) <= (b.ratio ?? 0) ? a : b)) : undefined;
+  const ratioText = (r) => {
+    const problems = [r.heraldProblems && `Herald: ${r.heraldProblems}`, r.uwsProblems && `bare uWS: ${r.uwsProblems}`].filter(Boolean);
+    return `${r.ratio}× at ${r.subscribers} subscribers (${fmt(r.herald)} vs ${fmt(r.uws)} /s, median of ${r.bursts[0]} and ${r.bursts[1]} bursts)${problems.length ? ` — not a fair comparison: ${problems.join('; ')}` : ''}`;
+  };
   budgets.push({
     id: 'fanout-ratio',
-    name: 'Fan-out deliveries/s vs bare uWebSockets.js (same run, max-rate burst, in-memory)',
+    name: 'Fan-out deliveries/s vs bare uWebSockets.js (same run, max-rate burst, in-memory, distinct accepted deliveries on both sides)',
     budget: '≥ 0.8×',
     measured: worst?.ratio ?? null,
-    measuredText: ratios.length ? ratios.map((r) => `${r.ratio}× at ${r.subscribers} subscribers (${fmt(r.herald)} vs ${fmt(r.uws)} /s)`).join('; ') : 'not measured',
-    met: worst ? worst.ratio >= 0.8 && worst.heraldLost === 0 : null,
+    measuredText: ratios.length ? ratios.map(ratioText).join('; ') : 'not measured',
+    met: ratios.length ? ratios.every((r) => r.ratio !== null && r.ratio >= 0.8 && r.heraldProblems === null && r.uwsProblems === null) : null,
   });
 
   const connectRuns = runsOf(results, 'connections').filter((r) => r.family === 'herald' && usable(r) && r.connect);
@@ -55,22 +92,27 @@ export function computeBudgets(results) {
   });
 
   const topicRun = runsOf(results, 'topics').find((r) => r.target === 'herald-redis' && usable(r));
-  const sustained = (topicRun?.steps ?? []).filter((s) => !s.saturated && s.serverCpuUsPerMessage !== null);
-  const best = sustained.at(-1);
+  const rate = results.scenarios?.topics?.budgetRate ?? DEFAULT_BUDGET_RATE;
+  const steps = topicRun?.steps ?? [];
+  const atRate = steps.find((s) => s.rate === rate);
   // The floor: bare uWebSockets.js (HTTP ingest and fan-out, no Redis) at the same rate.
-  const floor = best && runsOf(results, 'topics').find((r) => r.target === 'uws-bare' && usable(r))?.steps?.find((s) => s.rate === best.rate);
+  const floor = runsOf(results, 'topics').find((r) => r.target === 'uws-bare' && usable(r))?.steps?.find((s) => s.rate === rate);
+  const perRate = steps.map((s) => `${s.rate}: ${s.serverCpuUsPerMessage}${s.saturated ? ' (saturated)' : ''}`).join(', ');
+  let cpuText = 'not measured';
+  if (topicRun && !atRate) cpuText = `${rate} msg/s not reached: the sweep stopped at ${steps.at(-1)?.rate ?? '–'} msg/s (${steps.at(-1)?.saturated ?? 'no step'}); per rate: ${perRate}`;
+  else if (atRate) {
+    cpuText =
+      `${atRate.serverCpuUsPerMessage} µs at ${rate} msg/s${atRate.saturated ? `, not sustained there (${atRate.saturated})` : ''}; per rate: ${perRate}` +
+      (floor ? `; bare uWebSockets.js (no Redis) at ${rate} msg/s: ${floor.serverCpuUsPerMessage} µs, so Herald's own share (Redis out and in, JSON, auth, metrics) is ${Math.round((atRate.serverCpuUsPerMessage - floor.serverCpuUsPerMessage) * 10) / 10} µs` : '');
+  }
   budgets.push({
     id: 'redis-cpu-per-message',
-    name: 'Herald server CPU per message, Redis path, HTTP ingest included (many topics)',
+    name: `Herald server CPU per message at ${rate.toLocaleString('en')} msg/s, Redis path, HTTP ingest included (many topics)`,
     budget: '≤ 50 µs',
-    measured: best?.serverCpuUsPerMessage ?? null,
-    measuredText: best
-      ? `${best.serverCpuUsPerMessage} µs at ${best.rate} msg/s (highest sustained rate); per rate: ${sustained.map((s) => `${s.rate}: ${s.serverCpuUsPerMessage}`).join(', ')}` +
-        (floor
-          ? `; bare uWebSockets.js (no Redis) at ${floor.rate} msg/s: ${floor.serverCpuUsPerMessage} µs, so Herald's own share (Redis out and in, JSON, auth, metrics) is ${Math.round((best.serverCpuUsPerMessage - floor.serverCpuUsPerMessage) * 10) / 10} µs`
-          : '')
-      : topicRun ? 'no sustained rate' : 'not measured',
-    met: best ? best.serverCpuUsPerMessage <= 50 : null,
+    measured: atRate?.serverCpuUsPerMessage ?? null,
+    measuredText: cpuText,
+    // Not reaching the rate, or not sustaining it, misses the budget: it is a budget at that rate.
+    met: !topicRun ? null : atRate !== undefined && !atRate.saturated && atRate.serverCpuUsPerMessage !== null && atRate.serverCpuUsPerMessage <= 50,
   });
 
   const idleRuns = runsOf(results, 'connections').filter((r) => r.family === 'herald' && usable(r) && r.idle);
@@ -80,38 +122,52 @@ export function computeBudgets(results) {
     name: 'RSS per idle authenticated, subscribed connection',
     budget: '≤ 2.5 KiB',
     measured: idleWorst === null ? null : Math.round((idleWorst / KIB) * 100) / 100,
-    measuredText: idleRuns.length ? idleRuns.map((r) => `${(r.idle.rssPerConnectionBytes / KIB).toFixed(2)} KiB (${r.label}, ${r.idle.connections} connections)`).join('; ') : 'not measured',
-    met: idleWorst === null ? null : idleWorst <= 2.5 * KIB,
+    measuredText: idleRuns.length
+      ? idleRuns.map((r) => `${(r.idle.rssPerConnectionBytes / KIB).toFixed(2)} KiB (${r.label}, ${r.idle.connections} connections)${r.idle.rssPerConnectionBytes <= 0 ? ' — no measurement: RSS after the idle period was not above the baseline (too few connections to stand out of the heap’s own variation)' : ''}`).join('; ')
+      : 'not measured',
+    // A connection costs memory: a figure of zero or below is noise, which can meet no budget.
+    met: idleWorst === null ? null : idleWorst <= 2.5 * KIB && idleRuns.every((r) => r.idle.rssPerConnectionBytes > 0),
   });
 
   const loss = heraldLoss(results);
+  const info = [
+    loss.pushback ? `push-back seen in ${loss.pushback} step(s)` : '',
+    loss.shed ? `${loss.shed} connection(s) shed with 4008 (${loss.shedLost} deliveries lost on them, excused)` : '',
+    loss.earlierStep ? `${fmt(loss.earlierStep)} frame(s) of an earlier step arrived late (not counted in the step they arrived in)` : '',
+    loss.unconfirmed ? `${fmt(loss.unconfirmed)} delivery(ies) of publishes that got no answer` : '',
+  ].filter(Boolean);
   budgets.push({
     id: 'zero-loss',
-    name: 'Zero loss at every rate Herald accepted (push-back by 503/slower acceptance, or shedding by 4008, allowed)',
-    budget: '0 lost',
-    measured: loss.steps === 0 ? null : loss.lost,
-    measuredText: loss.steps === 0 ? 'not measured' : loss.lost === 0 ? `0 lost in ${loss.steps} Herald steps (${fmt(loss.delivered)} deliveries)${loss.pushback ? `; push-back seen in ${loss.pushback} step(s)` : ''}${loss.shed ? `; ${loss.shed} connection(s) shed with 4008` : ''}` : `${loss.lost} lost: ${loss.where.join('; ')}`,
-    met: loss.steps === 0 ? null : loss.lost === 0 || loss.explained,
+    name: 'Zero loss at every rate Herald accepted: every accepted message delivered exactly once, in order, on its topic, to every subscriber (push-back by 503/slower acceptance allowed; 4008 excuses only the loss of the connections it shed)',
+    budget: '0 lost, 0 duplicates, 0 out of order, 0 wrong topic',
+    measured: loss.steps === 0 ? null : loss.failing,
+    measuredText:
+      loss.steps === 0
+        ? 'not measured'
+        : `${loss.failing === 0 ? `every delivery identified in ${loss.steps} Herald steps (${fmt(loss.delivered)} deliveries): 0 lost, 0 duplicates, 0 out of order, 0 wrong topic` : `${loss.failing} of ${loss.steps} Herald steps failed: ${loss.where.join('; ')}`}${info.length ? `; ${info.join('; ')}` : ''}`,
+    met: loss.steps === 0 ? null : loss.failing === 0,
   });
   return budgets;
 }
 
+/** Herald's steps and bursts checked for identity: each failing one named. */
 function heraldLoss(results) {
-  const out = { steps: 0, lost: 0, delivered: 0, pushback: 0, shed: 0, where: [], explained: true };
+  const out = { steps: 0, failing: 0, delivered: 0, pushback: 0, shed: 0, shedLost: 0, earlierStep: 0, unconfirmed: 0, where: [] };
   for (const [scenario, s] of Object.entries(results.scenarios ?? {})) {
     for (const run of s.runs ?? []) {
       if (run.family !== 'herald' || !usable(run)) continue;
-      for (const step of [...(run.steps ?? []), ...(run.bursts ?? (run.burst ? [run.burst] : []))]) {
+      for (const step of [...(run.steps ?? []), ...burstsOf(run)]) {
         out.steps++;
         out.delivered += step.delivered;
         if (step.pushback) out.pushback++;
-        const shed = step.closes?.['4008'] ?? 0;
-        out.shed += shed;
-        if (step.lost > 0) {
-          out.lost += step.lost;
-          out.where.push(`${scenario} ${run.label} ${step.mode === 'burst' ? 'burst' : `${step.rate} msg/s`}: ${step.lost} of ${step.expected}${shed ? ` (${shed} shed with 4008)` : ''}`);
-          // Loss is allowed only where subscribers were shed with the documented close code.
-          if (shed === 0) out.explained = false;
+        out.shed += step.shed?.connections ?? 0;
+        out.shedLost += step.shed?.lost ?? 0;
+        out.earlierStep += step.stray?.earlierStep ?? 0;
+        out.unconfirmed += step.stray?.unconfirmed ?? 0;
+        const failures = identityFailures(step) ?? [`not identified (results version 1): lost ${step.lost}`];
+        if (failures.length) {
+          out.failing++;
+          out.where.push(`${scenario} ${run.label} ${step.mode === 'burst' ? 'burst' : `${step.rate} msg/s`} (${step.delivered} of ${step.expected} delivered): ${failures.join(', ')}`);
         }
       }
     }

@@ -165,6 +165,31 @@ export async function writeCharts(results, dir) {
     charts.push({ name: 'connections-cpu', scenario: 'connections', title: 'Server CPU per connect', spec: barSpec('Server CPU per connect + subscribe (µs)', conns.map((r) => ({ target: r.label, family: r.family, us: r.connect.serverCpuUsPerConnect })), 'us', 'µs of server CPU per connection') });
   }
 
+  const churn = (results.scenarios?.churn?.runs ?? []).filter((r) => usable(r) && r.churn);
+  if (churn.length) {
+    const rows = churn.flatMap((r) => [r.churn.before, ...r.churn.samples, r.churn.after].map((s, i, all) => ({ target: r.label, cycles: s.cycles, mib: Math.round((s.rssBytes / 2 ** 20) * 10) / 10, sample: i === 0 ? 'idle before' : i === all.length - 1 ? 'idle after' : 'during' })));
+    charts.push({
+      name: 'churn-rss',
+      scenario: 'churn',
+      title: 'Churn soak: server RSS',
+      spec: {
+        $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+        title: 'Churn soak: server RSS over connect/subscribe/disconnect cycles',
+        width: WIDTH,
+        height: HEIGHT,
+        config,
+        data: { values: rows },
+        mark: { type: 'line', point: { filled: true, size: 50 } },
+        encoding: {
+          x: { field: 'cycles', type: 'quantitative', title: 'cycles completed' },
+          y: { field: 'mib', type: 'quantitative', title: 'server RSS (MiB)', scale: { zero: true } },
+          color: { field: 'target', type: 'nominal', title: null, scale: colorScale(rows), legend: { orient: 'bottom' } },
+          shape: { field: 'sample', type: 'nominal', title: null, legend: { orient: 'bottom' } },
+        },
+      },
+    });
+  }
+
   const out = [];
   for (const c of charts) {
     const file = join(dir, `${c.name}.svg`);

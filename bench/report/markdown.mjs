@@ -27,24 +27,40 @@ export function bottleneck(step, machineCores) {
   return `none (busiest: ${top} ${topCores.toFixed(2)}${others})`;
 }
 
+/** lost / duplicates / out of order / wrong topic of a step ("–" for what a version-1 results file did not count). */
+function identity(step) {
+  const v = (x) => (x === undefined || x === null ? '–' : n(x));
+  return `${v(step.lost)} / ${v(step.duplicates)} / ${v(step.outOfOrder)} / ${v(step.wrongTopic)}`;
+}
+
 function note(step) {
   const parts = [];
   if (step.saturated) parts.push(step.saturated);
   else if (step.pushback) parts.push(`push-back: ${step.pushback}`);
   const closes = Object.entries(step.closes ?? {});
   if (closes.length) parts.push(`closed: ${closes.map(([c, k]) => `${k}×${c}`).join(', ')}`);
+  if (step.shed?.connections) parts.push(`${n(step.shed.lost)} of the lost on ${n(step.shed.connections)} connection(s) shed with 4008`);
+  const stray = step.stray ?? {};
+  const strays = [
+    stray.earlierStep && `${n(stray.earlierStep)} late frame(s) of an earlier step`,
+    stray.unconfirmed && `${n(stray.unconfirmed)} deliveries of unanswered publishes`,
+    stray.refused && `${n(stray.refused)} deliveries of refused publishes`,
+    stray.neverSent && `${n(stray.neverSent)} deliveries never sent`,
+    stray.untagged && `${n(stray.untagged)} unidentified frames`,
+  ].filter(Boolean);
+  if (strays.length) parts.push(`not counted: ${strays.join(', ')}`);
   return parts.join('; ');
 }
 
 function stepTable(runs, machineCores, extra = false) {
-  const head = ['target', 'rate msg/s', 'delivered / expected', 'deliveries/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'server cores', 'redis cores', 'loadgen cores', 'publisher cores'];
+  const head = ['target', 'rate msg/s', 'delivered / expected', 'lost / dup / reordered / wrong topic', 'deliveries/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'server cores', 'redis cores', 'loadgen cores', 'publisher cores'];
   if (extra) head.push('server µs/msg');
   head.push('bottleneck', 'notes');
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const run of runs) {
     if (!usable(run)) continue;
     for (const s of run.steps ?? []) {
-      const cells = [run.label, n(s.rate), `${n(s.delivered)} / ${n(s.expected)}`, n(s.deliveriesPerSec), ms(s.latencyMs.p50), ms(s.latencyMs.p90), ms(s.latencyMs.p99), ms(s.latencyMs.max), cores(s, 'server'), cores(s, 'redis'), cores(s, 'loadgen'), cores(s, 'publisher')];
+      const cells = [run.label, n(s.rate), `${n(s.delivered)} / ${n(s.expected)}`, identity(s), n(s.deliveriesPerSec), ms(s.latencyMs.p50), ms(s.latencyMs.p90), ms(s.latencyMs.p99), ms(s.latencyMs.max), cores(s, 'server'), cores(s, 'redis'), cores(s, 'loadgen'), cores(s, 'publisher')];
       if (extra) cells.push(s.serverCpuUsPerMessage ?? '–');
       cells.push(bottleneck(s, machineCores), note(s));
       lines.push(`| ${cells.join(' | ')} |`);
@@ -55,14 +71,16 @@ function stepTable(runs, machineCores, extra = false) {
 
 function burstTable(runs, machineCores) {
   const uws = runs.find((r) => r.target === 'uws-bare' && usable(r) && r.burst)?.burst;
-  const head = ['target', 'messages accepted', 'accepted msg/s', 'deliveries/s', '× bare uWS', 'lost', 'p50 ms', 'p99 ms', 'max ms', 'server cores', 'loadgen cores', 'deliveries per read', 'bottleneck', 'notes'];
+  const head = ['target', 'messages accepted', 'accepted msg/s', 'deliveries/s', '× bare uWS', 'lost / dup / reordered / wrong topic', 'p50 ms', 'p99 ms', 'max ms', 'server cores', 'loadgen cores', 'deliveries per read', 'bottleneck', 'notes'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const run of runs) {
     if (!usable(run) || !run.burst) continue;
     const b = run.burst;
     const ratio = uws && uws.deliveriesPerSec > 0 ? `${(b.deliveriesPerSec / uws.deliveriesPerSec).toFixed(2)}×` : '–';
-    const label = run.bursts ? `${run.label} (median of ${run.bursts.length}: ${run.bursts.map((x) => n(x.deliveriesPerSec)).join(', ')})` : run.label;
-    lines.push(`| ${[label, n(b.publish.accepted), n(b.publish.acceptedPerSec), n(b.deliveriesPerSec), ratio, n(b.lost), ms(b.latencyMs.p50), ms(b.latencyMs.p99), ms(b.latencyMs.max), cores(b, 'server'), cores(b, 'loadgen'), b.deliveriesPerRead ?? '–', bottleneck(b, machineCores), note(b)].join(' | ')} |`);
+    const label = run.bursts?.length > 1 ? `${run.label} (median of ${run.bursts.length}: ${run.bursts.map((x) => n(x.deliveriesPerSec)).join(', ')})` : run.label;
+    // The median burst's counts; any other burst with a failure is named in the notes.
+    const others = (run.bursts ?? []).filter((x) => (x.step !== undefined ? x.step !== b.step : JSON.stringify(x) !== JSON.stringify(b)) && (x.lost || x.duplicates || x.outOfOrder || x.wrongTopic)).map((x) => `another burst: ${identity(x)}`);
+    lines.push(`| ${[label, n(b.publish.accepted), n(b.publish.acceptedPerSec), n(b.deliveriesPerSec), ratio, identity(b), ms(b.latencyMs.p50), ms(b.latencyMs.p99), ms(b.latencyMs.max), cores(b, 'server'), cores(b, 'loadgen'), b.deliveriesPerRead ?? '–', bottleneck(b, machineCores), [note(b), ...others].filter(Boolean).join('; ')].join(' | ')} |`);
   }
   return lines.join('\n');
 }
@@ -75,6 +93,20 @@ function connectionsTable(runs) {
     const c = run.connect;
     const i = run.idle;
     lines.push(`| ${[run.label, n(c.ready), n(c.failed), c.seconds, n(c.connectsPerSec), c.serverCpuUsPerConnect, (i.serverRssBytes / 2 ** 20).toFixed(1), (i.rssPerConnectionBytes / 1024).toFixed(2), i.rssSlopePerConnectionBytes == null ? '–' : (i.rssSlopePerConnectionBytes / 1024).toFixed(2), i.serverCpuPercent, c.cpu.coresByRole.loadgen ?? '–', run.check ? `${n(run.check.covered)} of ${n(run.check.ready)}` : '–'].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function churnTable(runs) {
+  const head = ['target', 'cycles', 'failed', 'seconds', 'cycles/s', 'server RSS MiB: before → after', 'RSS slope, second half (B/cycle)', 'open fds: before → after', 'gauges after (connections / subscriptions / topics)', 'Redis channels after', 'verdict'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  const mib = (b) => (b / 2 ** 20).toFixed(1);
+  for (const run of runs) {
+    if (!usable(run) || !run.churn) continue;
+    const c = run.churn;
+    const g = c.gauges ? `${c.gauges.herald_connections} / ${c.gauges.herald_subscriptions} / ${c.gauges.herald_topics}` : 'unread';
+    const v = c.verdict;
+    lines.push(`| ${[run.label, n(c.completed), n(c.failed), c.seconds, n(c.cyclesPerSec), `${mib(c.before.rssBytes)} → ${mib(c.after.rssBytes)}`, v.rssSlopeSecondHalfBytesPerCycle ?? '–', `${c.before.openFds} → ${c.after.openFds}`, g, c.redisChannels ?? '–', `${v.bounded ? '**bounded**' : `**not bounded**: ${v.reasons.join('; ')}`}${v.rssJudged === false ? ' (RSS not judged: too few cycles)' : ''}`].join(' | ')} |`);
   }
   return lines.join('\n');
 }
@@ -131,18 +163,21 @@ function keyRatios(results) {
   return out.join('\n');
 }
 
-const FIELDS = `\`bench/results/<date>.json\` (schema: \`bench/results.schema.json\`):
+const FIELDS = `\`bench/results/<date>.json\` (schema: \`bench/results.schema.json\`; version 2: deliveries identified, see *Method*):
 
 - \`machine\`, \`options\` (the command-line options), \`command\`, \`limits\`, \`unavailable\` (peers that could not run, with why).
 - \`scenarios.<id>.runs[]\`, one per target: \`target\`, \`label\`, \`family\`, \`broker\`, \`nodes\`, \`connections\`, \`topics\`,
   \`connect\` (the connect phase: \`ready\`, \`failed\`, \`failures\`, \`seconds\`, \`connectsPerSec\`, \`serverCpuUsPerConnect\`, \`cpu\`),
-  \`warmup\`, \`steps[]\` and \`burst\` (fan-out, many topics, three nodes; \`bursts[]\` when repeated, \`burst\` is then the median), \`idle\` and \`check\` (connections), \`error\` or \`skipped\`.
-- each step: \`mode\` (\`paced\` or \`burst\`), \`rate\` (messages/s asked; 0 for a burst), \`publish\` (\`offered\`, \`sent\`, \`accepted\`, \`rejected\` = HTTP 503, \`failed\`, \`unanswered\`, \`statuses\`, \`maxBehind\`, \`acceptedPerSec\`),
-  \`expected\` (Σ accepted messages × ready subscribers of their topic), \`delivered\`, \`lost\`, \`deliveryRatio\` (delivered / expected), \`deliveriesPerSec\` (delivered / time from the first send to the last receipt),
-  \`latencyMs\` (\`p50\`, \`p90\`, \`p99\`, \`max\`, \`samples\`: publish → receipt, every delivery), \`deliveriesPerRead\`, \`closes\` (close codes seen by clients), \`connectionsOpen\`,
+  \`warmup\` (\`covered\` of \`ready\` subscribers received a warm-up message, in \`rounds\`), \`steps[]\`, \`bursts[]\` and \`burst\` (fan-out, many topics, three nodes; \`burst\` is the median of \`bursts[]\` by deliveries/s), \`idle\` and \`check\` (connections), \`churn\` (churn soak), \`error\` or \`skipped\`. \`scenarios.topics.budgetRate\`: the rate of the CPU-per-message budget.
+- each step: \`mode\` (\`paced\` or \`burst\`), \`rate\` (messages/s asked; 0 for a burst), \`step\` (the number its payloads carry), \`publish\` (\`offered\`, \`sent\`, \`accepted\`, \`rejected\` = HTTP 503, \`failed\`, \`unanswered\`, \`statuses\`, \`maxBehind\`, \`acceptedPerSec\`),
+  \`subscribers\` (connections subscribed when the step began), \`expected\` (Σ over them of the messages accepted on their topic), \`delivered\` (distinct accepted messages received, per connection, summed), \`lost\` (expected − delivered, never clamped), \`duplicates\`, \`outOfOrder\` (received after a message published after it), \`wrongTopic\`, \`shed\` (\`connections\` closed with 4008 during the step and the \`lost\` deliveries among them), \`received\` (every delivery frame of this step, duplicates included),
+  \`stray\` (frames that are no delivery of this step: \`earlierStep\` late from an earlier step, \`untagged\`, \`neverSent\`, \`refused\` = of a publish answered non-2xx, \`unconfirmed\` = of a publish that got no answer),
+  \`deliveryRatio\` (delivered / expected), \`deliveriesPerSec\` (delivered / time from the first send to the last first receipt),
+  \`latencyMs\` (\`p50\`, \`p90\`, \`p99\`, \`max\`, \`samples\`: publish → receipt, every first receipt), \`deliveriesPerRead\` (delivery frames per socket read), \`closes\` (close codes seen by clients during the step), \`connectionsOpen\`,
   \`cpu\` (\`wallSeconds\`, CPU seconds \`byRole\` and \`byProcess\`, \`coresByRole\` = CPU seconds / wall seconds, \`machineBusyCores\` = the whole machine's busy CPU / wall seconds, \`otherCores\` = the part of it used by programs outside the benchmark), \`serverCpuUsPerMessage\`, \`serverCpuNsPerDelivery\`, \`serverRssBytes\`,
   \`pushback\` (503s or slower acceptance), \`drainTimedOut\`, \`saturated\` (why the step counts as past what the server sustains, or null).
 - \`idle\`: \`connections\`, \`seconds\`, \`serverRssBytes\`, \`baselineRssBytes\` (before the first connection), \`rssPerConnectionBytes\` ((RSS − baseline) / connections, both after an idle period), \`rssSlopePerConnectionBytes\` (slope of RSS over the connect batches, \`connect.rssPoints\`), \`serverCpuSeconds\`, \`serverCpuPercent\`.
+- \`churn\`: \`cycles\` asked, \`completed\`, \`failed\` (with \`failures\`), \`seconds\`, \`cyclesPerSec\`, \`samples[]\` (\`cycles\`, \`rssBytes\`, \`openFds\` of the server, sampled after a pause), \`before\` and \`after\` (the same, idle, before the first and after the last cycle), \`gauges\` (Herald's connection, subscription and topic gauges after the soak), \`verdict\` (\`bounded\` and the reasons).
 - \`budgets[]\`: \`id\`, \`name\`, \`budget\`, \`measured\`, \`measuredText\`, \`met\` (true, false, or null when not measured).`;
 
 /**
@@ -158,8 +193,11 @@ export async function writeReport(results, docPath, chartsDir, resultsFile) {
     charts.filter((c) => c.scenario === scenario).map((c) => `![${c.title}](${relative(docDir, c.file)})`).join('\n\n');
   const m = results.machine;
   const o = results.options;
-  const scaleNote = o.scale === 1 ? '' : `\n> **Reduced-size run (\`--scale ${o.scale}\`)**: connection and topic counts are ${o.scale}× the suite's, on a machine shared with other work. These numbers show that every scenario and peer runs end to end; they are not the published figures. \`npm run bench\` runs the full size.\n`;
+  let scaleNote = o.scale === 1 ? '' : `\n> **Reduced-size run (\`--scale ${o.scale}\`)**: connection and topic counts are ${o.scale}× the suite's, on a machine shared with other work. These numbers show that every scenario and peer runs end to end; they are not the published figures. \`npm run bench\` runs the full size.\n`;
 
+  if (results.version === 1) {
+    scaleNote += `\n> **Results file of version 1**: it predates the identification of deliveries. Its *delivered* counts delivery frames (duplicates and frames of other steps included) and its *lost* is max(0, expected − frames); the method below describes the current harness, not this file.\n`;
+  }
   const sections = [];
   sections.push(`# Herald benchmarks
 
@@ -203,8 +241,9 @@ node bench/run.mjs --report bench/results/<date>.json # regenerate this file and
 **Method.**
 - *Servers.* Herald is \`node dist/main.js\` with \`NODE_ENV=production\`, \`HERALD_CLIENT_RATE=0\` (the load generator's clients must not be rate limited), \`HERALD_MAX_CONNECTIONS=0\`, logs at \`warn\`, otherwise defaults (1 MiB max backpressure, 60 s idle timeout); with Redis, a private \`redis-server --save '' --appendonly no\` per run. Bare uWebSockets.js (\`bench/peers/uws-bare.mjs\`): no auth, subscribed on open, POST /publish wraps the body in Herald's delivery frame and calls \`app.publish\` — the ceiling of the stack. Socket.IO 4 (\`bench/peers/socketio.mjs\`): WebSocket transport only, rooms joined by an acknowledged \`subscribe\` event; in memory, published by an HTTP endpoint; with \`@socket.io/redis-adapter\`, published through \`@socket.io/redis-emitter\` from the publisher process, as Socket.IO backends do. Nchan: Debian's nginx + libnginx-mod-nchan, one worker process, WebSocket subscribers, HTTP publisher, with Redis in \`nostore\` mode (plain pub/sub, like Herald).
 - *Load generator* (\`bench/client/\`): worker processes with a minimal WebSocket client on raw TCP sockets (upgrade, frame parsing straight from the bytes, pongs, masked client frames), the same code for every server. Every Herald connection authenticates with its own HS256 JWT and subscribes (waits for the ack) before it counts.
-- *Publisher* (\`bench/publisher/\`): a separate process; keep-alive HTTP/1.1, one request in flight per connection, at most 128 connections. Every payload embeds its send time in µs on CLOCK_MONOTONIC (\`{"t":…,"s":…,"p":"…"}\`, ${o.payloadBytes} bytes), the same clock in every process, and receivers compute publish → receipt latency from it for every delivery (histogram with 2 % buckets).
-- *Steps.* Fixed-rate steps of ${o.stepSeconds} s; a step ends when every expected delivery has arrived, or none for 2 s. Expected = Σ over accepted messages of the subscribers of their topic. A step counts as *saturated* on any loss, publish failure, push-back (HTTP 503, or fewer than 98 % of the messages sent in time because the server answered too slowly), or p99 latency over ${o.latencyLimitMs} ms; the sweep stops there. Bursts publish a fixed number of messages with 64 in flight.
+- *Publisher* (\`bench/publisher/\`): a separate process; keep-alive HTTP/1.1, one request in flight per connection, at most 128 connections. Every payload (${o.payloadBytes} bytes) is tagged \`{"t":…,"e":…,"k":…,"s":…,"f":…,"p":"…"}\`: its send time in µs on CLOCK_MONOTONIC (the same clock in every process; receivers compute publish → receipt latency from it for every first receipt, histogram with 2 % buckets), its step, its topic, its sequence within topic and step, and a floor (every sequence below it was answered before this one was sent).
+- *Every delivery identified* (\`bench/lib/identity.mjs\`). Each receiving connection keeps, per step, the next sequence it expects of its topic, the highest floor it saw and, only while something is missing, a bitmap of what it saw. *delivered* counts distinct accepted messages per connection; *lost* = expected − delivered, never clamped; a *duplicate* never counts twice; *out of order* is a message received after one that was published after it (the floor: a concurrent publisher's order is only known for messages answered before others were sent); *wrong topic* is a payload of another topic. Deliveries of publishes answered non-2xx, unanswered, or never sent are counted apart and never as delivered. Frames of another step never count in a step: each step ends after 300 ms without any frame, and a late frame is counted as *stray* in the step it arrives in.
+- *Steps.* Fixed-rate steps of ${o.stepSeconds} s; a step ends when every expected delivery has arrived, or none for 2 s, then after quiet. Expected = Σ over the connections subscribed when the step began of the messages accepted on their topic. A step counts as *saturated* on any loss, publish failure, push-back (HTTP 503, or fewer than 98 % of the messages sent in time because the server answered too slowly), or p99 latency over ${o.latencyLimitMs} ms; the sweep stops there. Bursts publish a fixed number of messages with 64 in flight, ${o.bursts ?? 1} of them for every target alike (the median counts).
 - *CPU and memory* of every process (server, Redis, workers, publisher) from /proc: utime + stime per step, VmRSS (nginx: master + worker).
 `);
 
@@ -242,6 +281,14 @@ node bench/run.mjs --report bench/results/<date>.json # regenerate this file and
     const p = problems(cluster.runs);
     if (p) sections.push(`${p}\n`);
     sections.push(`${chartLinks('cluster')}\n`);
+  }
+
+  const churn = results.scenarios?.churn;
+  if (churn) {
+    sections.push(`## Churn soak\n\n${churn.description}\n\n${churnTable(churn.runs)}\n`);
+    const p = problems(churn.runs);
+    if (p) sections.push(`${p}\n`);
+    sections.push(`${chartLinks('churn')}\n`);
   }
 
   const unavailable = Object.entries(results.unavailable ?? {});

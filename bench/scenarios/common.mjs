@@ -1,4 +1,5 @@
 /** What every scenario does per target: open a session, measure, record, always close. */
+import { identityFailures } from '../lib/identity.mjs';
 import { TARGETS } from '../targets/index.mjs';
 import { openSession } from './session.mjs';
 
@@ -67,5 +68,7 @@ export function describeStep(s) {
   const what = s.mode === 'burst' ? `burst ${s.publish.accepted} msgs` : `${s.rate} msg/s`;
   const lat = s.latencyMs;
   const cpu = Object.entries(s.cpu.coresByRole).map(([r, c]) => `${r} ${c}`).join(' ');
-  return `${what}: ${s.delivered}/${s.expected} delivered, ${s.deliveriesPerSec} /s, p50 ${lat.p50} p99 ${lat.p99} max ${lat.max} ms, cores: ${cpu}${s.saturated ? ` [${s.saturated}]` : ''}`;
+  const failures = identityFailures(s) ?? [];
+  const identity = failures.length ? ` IDENTITY: ${failures.join(', ')}` : '';
+  return `${what}: ${s.delivered}/${s.expected} delivered (lost ${s.lost}, duplicates ${s.duplicates}, out of order ${s.outOfOrder}, wrong topic ${s.wrongTopic}), ${s.deliveriesPerSec} /s, p50 ${lat.p50} p99 ${lat.p99} max ${lat.max} ms, cores: ${cpu}${s.saturated ? ` [${s.saturated}]` : ''}${identity}`;
 }

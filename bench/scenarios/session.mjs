@@ -1,8 +1,10 @@
 /**
  * One target under load: the target's processes, the load generator's
  * workers with their connections, and the publisher; and the measurement of
- * one step (publish, wait for every delivery or for the stream to stop, read
- * counts, latency, CPU and memory of every process).
+ * one step (publish, wait for every delivery or for the stream to stop, then
+ * for quiet; read the identified deliveries, latency, CPU and memory of every
+ * process). Every step, warm-up rounds included, has its own number, carried
+ * by every payload it publishes: frames of one step never count in another.
  */
 import { startLoadgen } from '../client/loadgen.mjs';
 import { sleep } from '../lib/net.mjs';
@@ -14,6 +16,14 @@ const DRAIN_IDLE_MS = 2000;
 const DRAIN_MAX_MS = 60_000;
 /** Between connect batches, before RSS is sampled. */
 const SETTLE_MS = 1000;
+/**
+ * A step ends only after this long without any frame, so that duplicates
+ * trailing its last delivery count in it, and nothing of it arrives in the
+ * next step (where it would be counted as stray, never as a delivery) ...
+ */
+const QUIET_MS = 300;
+/** ... for at most this long. */
+const QUIET_MAX_MS = 5000;
 
 /**
  * @typedef {object} Env  what every scenario gets from the harness
@@ -176,6 +186,8 @@ export class Session {
     this.baseline = baseline;
     this.connect = connect;
     this.warmup = undefined;
+    /** steps so far, warm-up rounds included: the number every payload of a step carries */
+    this.steps = 0;
   }
 
   get ready() {
@@ -192,61 +204,98 @@ export class Session {
   /**
    * Publishes one message per topic until every ready connection received one
    * (subscriptions through Redis or an adapter settle asynchronously), then
-   * forgets the counts. Bounded: at most `tries` rounds.
+   * waits for quiet. Each round is a step of its own. Bounded: at most `tries` rounds.
    */
   async warm(tries = 10) {
     const topics = this.readyByTopic.length;
+    const rate = Math.min(5000, topics * 20);
     let covered = 0;
-    for (let i = 0; i < tries; i++) {
-      await this.loadgen.reset();
-      await this.publisher.paced(Math.min(5000, topics * 20), Math.max(50, (topics / Math.min(5000, topics * 20)) * 1000));
+    let rounds = 0;
+    while (rounds < tries) {
+      rounds++;
+      const step = ++this.steps;
+      await this.loadgen.begin(step);
+      await this.publisher.paced(step, rate, Math.max(50, (topics / rate) * 1000));
       await sleep(300);
       covered = (await this.loadgen.stats()).covered;
       if (covered >= this.ready) break;
     }
-    await this.loadgen.reset();
-    this.warmup = { covered, ready: this.ready };
+    await this.quiet();
+    this.warmup = { covered, ready: this.ready, rounds };
     if (covered < this.ready) this.env.log(`    warm-up: only ${covered} of ${this.ready} subscribers received a message`);
     return this.warmup;
   }
 
+  /** Waits until no frame arrived for QUIET_MS (at most QUIET_MAX_MS); resolves with the counts then. */
+  async quiet() {
+    const frames = (st) => st.received + st.stray.earlierStep + st.stray.untagged;
+    const started = Date.now();
+    let stats = await this.loadgen.stats();
+    let last = frames(stats);
+    let since = Date.now();
+    while (Date.now() - since < QUIET_MS && Date.now() - started < QUIET_MAX_MS) {
+      await sleep(50);
+      stats = await this.loadgen.stats();
+      if (frames(stats) !== last) {
+        last = frames(stats);
+        since = Date.now();
+      }
+    }
+    return stats;
+  }
+
+  /** A fixed-rate step: `rate` messages/s for `durationMs`. */
+  paced(rate, durationMs, window) {
+    return this.step((step) => this.publisher.paced(step, rate, durationMs, window), { rate, mode: 'paced' });
+  }
+
+  /** A burst: `count` messages as fast as accepted, `window` in flight, for at most `maxMs`. */
+  burst(count, maxMs, window) {
+    return this.step((step) => this.publisher.burst(step, count, maxMs, window), { rate: 0, mode: 'burst' });
+  }
+
   /**
-   * One measured step: `publish()` runs the publisher; then wait until every
-   * expected delivery arrived, or none arrived for DRAIN_IDLE_MS.
-   * @param {() => Promise<import('../publisher/control.mjs').PublishResult>} publish
-   * @param {{ rate: number, mode: 'paced' | 'burst', subscribersPerMessage?: number }} meta
+   * One measured step: `publish(step)` runs the publisher, tagging every
+   * payload with the step's number; then wait until every expected delivery
+   * arrived, or none arrived for DRAIN_IDLE_MS; then for quiet.
+   * @param {(step: number) => Promise<import('../publisher/control.mjs').PublishResult>} publish
+   * @param {{ rate: number, mode: 'paced' | 'burst' }} meta
    */
   async step(publish, meta) {
     const { procs } = this.env;
-    await this.loadgen.reset();
+    const id = ++this.steps;
+    await this.loadgen.begin(id);
     const before = procs.sample();
     const t0 = Date.now();
-    const pub = await publish();
-    let expected = 0;
-    pub.acceptedByTopic.forEach((n, t) => (expected += n * (this.readyByTopic[t] ?? 0)));
+    const pub = await publish(id);
+    await this.loadgen.expect({ sentByTopic: pub.sentByTopic, refused: pub.refused, unconfirmed: pub.unconfirmed });
     const drainStart = Date.now();
     let stats = await this.loadgen.stats();
-    let last = stats.delivered;
+    let last = stats.received;
     let lastChange = Date.now();
-    while (stats.delivered < expected && Date.now() - lastChange < DRAIN_IDLE_MS && Date.now() - drainStart < DRAIN_MAX_MS) {
+    while (stats.delivered < stats.expected && Date.now() - lastChange < DRAIN_IDLE_MS && Date.now() - drainStart < DRAIN_MAX_MS) {
       await sleep(100);
       stats = await this.loadgen.stats();
-      if (stats.delivered !== last) {
-        last = stats.delivered;
+      if (stats.received !== last) {
+        last = stats.received;
         lastChange = Date.now();
       }
     }
+    const drainTimedOut = stats.delivered < stats.expected && Date.now() - lastChange < DRAIN_IDLE_MS;
     const wall = (Date.now() - t0) / 1000;
     const after = procs.sample();
+    // The counts are read after quiet: what trails the last delivery (duplicates) belongs to this step.
+    stats = await this.quiet();
     const cpu = cpuBetween(before, after, wall);
     const spanS = stats.lastUs > 0 && pub.firstSendUs > 0 ? (stats.lastUs - pub.firstSendUs) / 1e6 : NaN;
     const serverCpu = cpu.byRole.server ?? 0;
     const roles = byRole(after);
-    const lost = Math.max(0, expected - stats.delivered);
     const publishSpanS = (Math.max(pub.lastAnswerUs, pub.lastSendUs) - pub.firstSendUs) / 1e6;
+    const { expected, delivered } = stats;
     const result = {
       mode: meta.mode,
       rate: meta.rate,
+      step: id,
       publish: {
         offered: pub.offered,
         sent: pub.sent,
@@ -258,22 +307,29 @@ export class Session {
         maxBehind: pub.maxBehind,
         acceptedPerSec: round(pub.accepted / publishSpanS),
       },
+      subscribers: stats.subscribers,
       expected,
-      delivered: stats.delivered,
-      lost,
-      deliveryRatio: expected > 0 ? round(stats.delivered / expected, 6) : null,
-      deliveriesPerSec: round(stats.delivered / spanS),
+      delivered,
+      lost: stats.lost,
+      duplicates: stats.duplicates,
+      outOfOrder: stats.outOfOrder,
+      wrongTopic: stats.wrongTopic,
+      shed: stats.shed,
+      received: stats.received,
+      stray: stats.stray,
+      deliveryRatio: expected > 0 ? round(delivered / expected, 6) : null,
+      deliveriesPerSec: round(delivered / spanS),
       latencyMs: stats.hist.summary(),
-      // Deliveries per socket read at the receivers: how much the server batched its writes.
-      deliveriesPerRead: stats.reads > 0 ? round(stats.delivered / stats.reads, 2) : null,
+      // Delivery frames per socket read at the receivers: how much the server batched its writes.
+      deliveriesPerRead: stats.reads > 0 ? round(stats.received / stats.reads, 2) : null,
       closes: stats.closes,
       others: stats.others,
       connectionsOpen: stats.ready,
       cpu,
       serverCpuUsPerMessage: pub.accepted > 0 ? round((serverCpu * 1e6) / pub.accepted, 1) : null,
-      serverCpuNsPerDelivery: stats.delivered > 0 ? round((serverCpu * 1e9) / stats.delivered) : null,
+      serverCpuNsPerDelivery: delivered > 0 ? round((serverCpu * 1e9) / delivered) : null,
       serverRssBytes: roles.server?.rssBytes ?? 0,
-      drainTimedOut: stats.delivered < expected && Date.now() - lastChange < DRAIN_IDLE_MS,
+      drainTimedOut,
       pushback: pushback(pub, meta.mode),
       saturated: null,
     };
@@ -301,7 +357,7 @@ function pushback(pub, mode) {
 /** Why a step shows the server past what it sustains, or null. */
 function saturation(r, latencyLimitMs) {
   if (r.drainTimedOut) return `still delivering ${DRAIN_MAX_MS / 1000} s after the publisher stopped (${r.lost} of ${r.expected} not yet delivered)`;
-  if (r.lost > 0) return `loss: ${r.lost} of ${r.expected} deliveries missing`;
+  if (r.lost !== 0) return `loss: ${r.lost} of ${r.expected} deliveries missing${r.shed.connections ? ` (${r.shed.lost} of them on ${r.shed.connections} connection(s) shed with 4008)` : ''}`;
   if (r.publish.failed > 0 || r.publish.unanswered > 0) return `publish failures: ${r.publish.failed} failed, ${r.publish.unanswered} unanswered`;
   if (r.pushback) return `push-back: ${r.pushback}`;
   if (r.latencyMs.p99 !== null && r.latencyMs.p99 > latencyLimitMs) return `p99 latency ${r.latencyMs.p99} ms > ${latencyLimitMs} ms`;

@@ -17,9 +17,9 @@ export async function run(env, ids = TARGET_IDS) {
   env.log(`smoke: ${connections} connections over ${topics} topics`);
   const runs = await eachTarget(env, 'smoke', ids, () => ({ connections, topics, concurrency: 64 }), async (session, record) => {
     record.warmup = await session.warm();
-    record.steps = [await session.step(() => session.publisher.paced(200, 1000), { rate: 200, mode: 'paced' })];
+    record.steps = [await session.paced(200, 1000)];
     env.log(`    ${describeStep(record.steps[0])}`);
-    record.burst = await session.step(() => session.publisher.burst(100, 5000, 16), { rate: 0, mode: 'burst' });
+    record.burst = await session.burst(100, 5000, 16);
     env.log(`    ${describeStep(record.burst)}`);
     await sleep(200);
     const rss = byRole(env.procs.sample()).server?.rssBytes ?? 0;

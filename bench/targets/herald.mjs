@@ -40,8 +40,9 @@ export async function startHerald(ctx, shape) {
         NODE_ENV: 'production',
         HERALD_HOST: '127.0.0.1',
         HERALD_PORT: String(port),
-        // 0: Herald picks a free metrics port itself; the harness reads metrics from /proc, not /metrics.
-        HERALD_METRICS_PORT: '0',
+        // 0: Herald picks a free metrics port itself (the harness reads CPU and memory from /proc); a scenario
+        // that reads /metrics (churn) names a port.
+        HERALD_METRICS_PORT: String(node === 0 ? (ctx.metricsPort ?? 0) : 0),
         HERALD_NODE_ID: `bench-${node}`,
         HERALD_JWT_SECRET: JWT_SECRET,
         HERALD_API_KEYS: API_KEY,
@@ -62,6 +63,7 @@ export async function startHerald(ctx, shape) {
     secret: JWT_SECRET,
     servers,
     redis: redis?.proc,
+    redisUrl: redis?.url,
     publish: {
       kind: 'herald',
       ports,

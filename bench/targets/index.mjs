@@ -11,6 +11,7 @@ import { startNchan, startSocketIo, startUwsBare } from './peers.mjs';
  * @property {string} runName        names profiles and logs
  * @property {number} maxConnections largest number of connections the run opens (nginx limits)
  * @property {string} [profileDir]   set with --profile
+ * @property {number} [metricsPort]  Herald's /metrics port (default: any free one, unknown to the harness)
  */
 /**
  * @typedef {object} Instance  a started target
@@ -19,6 +20,7 @@ import { startNchan, startSocketIo, startUwsBare } from './peers.mjs';
  * @property {string} [secret]         HS256 secret for tokens (Herald)
  * @property {import('../lib/processes.mjs').Tracked[]} servers
  * @property {import('../lib/processes.mjs').Tracked} [redis]
+ * @property {string} [redisUrl]       the private Redis, when there is one (Herald)
  * @property {import('../publisher/control.mjs').PublishSpec} publish
  * @property {() => Promise<void>} stop
  */

@@ -25,6 +25,9 @@ export interface BrokerMessage {
   readonly data: string;
   /** Publish time in milliseconds since the epoch. */
   readonly ts: number;
+  /** On history topics: the message's offset within its epoch (src/history/history.ts). */
+  readonly offset?: number;
+  readonly epoch?: string;
 }
 
 export type MessageHandler = (topic: string, message: BrokerMessage) => void;
@@ -36,7 +39,15 @@ export interface PublishOptions {
    * because nobody would learn that it was.
    */
   readonly cancelled?: () => boolean;
+  /** A retried publish with the same key within the idempotency window (5 minutes) is not published again. */
+  readonly idempotencyKey?: string;
 }
+
+/** What an epoch looks like, in an envelope or in a client's `since`. */
+export const EPOCH = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** How long an idempotency key is remembered. */
+export const IDEMPOTENCY_WINDOW_MS = 5 * 60 * 1000;
 
 /** One shard of the broker (a Redis master; the memory broker is one shard). */
 export interface ShardHealth {
@@ -66,6 +77,7 @@ export interface Broker {
   shards(): readonly ShardHealth[];
   subscribe(topic: string): Promise<void>;
   unsubscribe(topic: string): Promise<void>;
-  publish(topic: string, message: BrokerMessage, options?: PublishOptions): Promise<void>;
+  /** Resolves true when published, false when the idempotency key had been used (nothing published this time). */
+  publish(topic: string, message: BrokerMessage, options?: PublishOptions): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -4,11 +4,12 @@
  *
  *   {"data": <any JSON>, "ts": <ms since epoch, optional>}
  *
- * Unknown fields are ignored, so fields can be added (a per-topic `seq` is
- * planned) without breaking publishers or older nodes.
+ * Messages of history topics, published by Herald's Redis Function, also
+ * carry `"offset":<n>,"epoch":"<e>"`. Unknown fields are ignored, so fields
+ * can be added without breaking publishers or older nodes.
  */
 import { MAX_DATA_DEPTH, parseBoundedJson } from '../protocol/json.js';
-import type { BrokerMessage } from './broker.js';
+import { EPOCH, type BrokerMessage } from './broker.js';
 
 /** The envelope is an object around `data`. */
 const MAX_ENVELOPE_DEPTH = MAX_DATA_DEPTH + 1;
@@ -34,8 +35,13 @@ export function decodeEnvelope(raw: string, receivedAt: number): BrokerMessage |
   if (!json.ok) return json.problem;
   const parsed = json.value;
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'not a JSON object';
-  const envelope = parsed as { data?: unknown; ts?: unknown };
+  const envelope = parsed as { data?: unknown; ts?: unknown; offset?: unknown; epoch?: unknown };
   if (envelope.data === undefined) return 'no "data" field';
   const ts = typeof envelope.ts === 'number' && Number.isFinite(envelope.ts) && envelope.ts > 0 ? Math.floor(envelope.ts) : receivedAt;
-  return { data: JSON.stringify(envelope.data), ts };
+  const data = JSON.stringify(envelope.data);
+  // A history topic's message (published by herald_1_history_publish) carries both; a plain PUBLISH neither.
+  if (envelope.offset === undefined && envelope.epoch === undefined) return { data, ts };
+  if (!Number.isSafeInteger(envelope.offset) || (envelope.offset as number) < 1) return '"offset" is not a positive integer';
+  if (typeof envelope.epoch !== 'string' || !EPOCH.test(envelope.epoch)) return '"epoch" is not 1 to 64 characters from A-Z a-z 0-9 _ -';
+  return { data, ts, offset: envelope.offset as number, epoch: envelope.epoch };
 }

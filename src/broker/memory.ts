@@ -9,7 +9,16 @@
  * kept: the queue is delivered in publish order.
  */
 import { HeraldError } from '../errors.js';
-import type { Broker, BrokerMessage, MessageHandler, PublishOptions, ShardHealth } from './broker.js';
+import { IDEMPOTENCY_WINDOW_MS, type Broker, type BrokerMessage, type MessageHandler, type PublishOptions, type ShardHealth } from './broker.js';
+
+/** A publish that needs an answer at delivery time (it may be cancelled, or carries an idempotency key). */
+interface Watched {
+  readonly options: PublishOptions;
+  readonly resolve: (published: boolean) => void;
+  readonly reject: (error: HeraldError) => void;
+}
+
+const IDEMPOTENCY_SWEEP_MS = 10_000;
 
 export class MemoryBroker implements Broker {
   readonly kind = 'memory';
@@ -18,13 +27,23 @@ export class MemoryBroker implements Broker {
   private closed = false;
   private queuedTopics: string[] = [];
   private queuedMessages: BrokerMessage[] = [];
-  /** Publishes whose requester may go away before the flush (HTTP), with how to answer them. */
-  private cancellable = new Map<number, { cancelled: () => boolean; resolve: () => void; reject: (error: HeraldError) => void }>();
+  /** Publishes of the queue that need an answer at delivery, by queue index. */
+  private watched = new Map<number, Watched>();
   private flushScheduled = false;
+  /** Idempotency keys seen, with when they are forgotten. */
+  private readonly seen = new Map<string, number>();
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(private readonly now: () => number = Date.now) {}
 
   async start(onMessage: MessageHandler): Promise<void> {
     if (this.onMessage !== undefined) throw new Error('MemoryBroker.start called twice');
     this.onMessage = onMessage;
+    this.sweeper = setInterval(() => {
+      const now = this.now();
+      for (const [key, until] of this.seen) if (until <= now) this.seen.delete(key);
+    }, IDEMPOTENCY_SWEEP_MS);
+    this.sweeper.unref();
   }
 
   isUp(): boolean {
@@ -44,7 +63,7 @@ export class MemoryBroker implements Broker {
     this.topics.delete(topic);
   }
 
-  publish(topic: string, message: BrokerMessage, options?: PublishOptions): Promise<void> {
+  publish(topic: string, message: BrokerMessage, options?: PublishOptions): Promise<boolean> {
     if (!this.isUp()) return Promise.reject(new HeraldError('unavailable', 'broker is closed'));
     const index = this.queuedTopics.length;
     this.queuedTopics.push(topic);
@@ -53,18 +72,18 @@ export class MemoryBroker implements Broker {
       this.flushScheduled = true;
       setImmediate(this.flush);
     }
-    const cancelled = options?.cancelled;
-    if (cancelled === undefined) return RESOLVED;
-    return new Promise((resolve, reject) => this.cancellable.set(index, { cancelled, resolve, reject }));
+    if (options?.cancelled === undefined && options?.idempotencyKey === undefined) return PUBLISHED;
+    return new Promise((resolve, reject) => this.watched.set(index, { options, resolve, reject }));
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.sweeper);
     this.topics.clear();
     this.queuedTopics = [];
     this.queuedMessages = [];
-    for (const entry of this.cancellable.values()) entry.reject(new HeraldError('unavailable', 'broker is closed'));
-    this.cancellable.clear();
+    for (const entry of this.watched.values()) entry.reject(new HeraldError('unavailable', 'broker is closed'));
+    this.watched.clear();
   }
 
   /** Delivers the turn's messages; a topic's subscription is checked at delivery, as Redis would. */
@@ -72,24 +91,34 @@ export class MemoryBroker implements Broker {
     this.flushScheduled = false;
     const topics = this.queuedTopics;
     const messages = this.queuedMessages;
-    const cancellable = this.cancellable;
+    const watched = this.watched;
     this.queuedTopics = [];
     this.queuedMessages = [];
-    this.cancellable = new Map();
+    this.watched = new Map();
     if (this.closed) return;
+    const now = this.now();
     for (let i = 0; i < topics.length; i++) {
-      const waiting = cancellable.get(i);
-      if (waiting !== undefined) {
-        if (waiting.cancelled()) {
-          waiting.reject(new HeraldError('unavailable', 'the request went away before the message was sent; not published'));
+      const topic = topics[i]!;
+      const entry = watched.get(i);
+      if (entry !== undefined) {
+        if (entry.options.cancelled?.() === true) {
+          entry.reject(new HeraldError('unavailable', 'the request went away before the message was sent; not published'));
           continue;
         }
-        waiting.resolve();
+        const key = entry.options.idempotencyKey;
+        if (key !== undefined) {
+          const scoped = `${topic}\u0000${key}`;
+          if ((this.seen.get(scoped) ?? 0) > now) {
+            entry.resolve(false);
+            continue;
+          }
+          this.seen.set(scoped, now + IDEMPOTENCY_WINDOW_MS);
+        }
+        entry.resolve(true);
       }
-      const topic = topics[i]!;
       if (this.topics.has(topic)) this.onMessage!(topic, messages[i]!);
     }
   };
 }
 
-const RESOLVED = Promise.resolve();
+const PUBLISHED = Promise.resolve(true);

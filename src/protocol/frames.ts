@@ -3,13 +3,16 @@
  * what clients send, encoding of what Herald sends. Decoding never throws.
  */
 import type { ErrorCode } from '../errors.js';
-import type { BrokerMessage } from '../broker/broker.js';
+import { EPOCH, type BrokerMessage } from '../broker/broker.js';
 import { MAX_DATA_DEPTH, parseBoundedJson } from './json.js';
 
 export type FrameId = string | number | undefined;
 
+/** A subscribe's `since`: resume after an offset of an epoch, or the last n stored messages. */
+export type SinceField = { readonly offset: number; readonly epoch: string } | { readonly last: number };
+
 export type ClientFrame =
-  | { readonly type: 'subscribe'; readonly id: FrameId; readonly topic: string }
+  | { readonly type: 'subscribe'; readonly id: FrameId; readonly topic: string; readonly since: SinceField | undefined }
   | { readonly type: 'unsubscribe'; readonly id: FrameId; readonly topic: string }
   | { readonly type: 'publish'; readonly id: FrameId; readonly topic: string; readonly data: unknown }
   | { readonly type: 'ping'; readonly id: FrameId }
@@ -58,10 +61,16 @@ export function decodeClientFrame(bytes: ArrayBuffer, isBinary: boolean): Decode
   if (tooDeep) return fail(id, `frame nests deeper than ${MAX_FRAME_DEPTH} levels (data may nest at most ${MAX_DATA_DEPTH})`);
 
   switch (f.type) {
-    case 'subscribe':
+    case 'subscribe': {
+      if (typeof f.topic !== 'string') return fail(id, '"subscribe" needs a string "topic"');
+      if (f.since === undefined) return { ok: true, frame: { type: 'subscribe', id, topic: f.topic, since: undefined } };
+      const since = decodeSince(f.since);
+      if (typeof since === 'string') return fail(id, since);
+      return { ok: true, frame: { type: 'subscribe', id, topic: f.topic, since } };
+    }
     case 'unsubscribe':
-      if (typeof f.topic !== 'string') return fail(id, `"${f.type}" needs a string "topic"`);
-      return { ok: true, frame: { type: f.type, id, topic: f.topic } };
+      if (typeof f.topic !== 'string') return fail(id, '"unsubscribe" needs a string "topic"');
+      return { ok: true, frame: { type: 'unsubscribe', id, topic: f.topic } };
     case 'publish':
       if (typeof f.topic !== 'string') return fail(id, '"publish" needs a string "topic"');
       if (!('data' in f)) return fail(id, '"publish" needs a "data" field (any JSON value)');
@@ -76,6 +85,23 @@ export function decodeClientFrame(bytes: ArrayBuffer, isBinary: boolean): Decode
     default:
       return fail(id, typeof f.type === 'string' ? `unknown frame type ${JSON.stringify(f.type.slice(0, 64))}` : '"type" must be a string');
   }
+}
+
+/** `{"offset":<integer ≥ 0>,"epoch":"<epoch>"}` or `{"last":<integer ≥ 1>}`, and nothing else. */
+function decodeSince(raw: unknown): SinceField | string {
+  const expected = '"since" must be {"offset":<integer >= 0>,"epoch":"<epoch>"} or {"last":<integer >= 1>}';
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return expected;
+  const since = raw as Record<string, unknown>;
+  const keys = Object.keys(since);
+  if (keys.length === 1 && keys[0] === 'last') {
+    return Number.isSafeInteger(since.last) && (since.last as number) >= 1 ? { last: since.last as number } : expected;
+  }
+  if (keys.length === 2 && 'offset' in since && 'epoch' in since) {
+    if (!Number.isSafeInteger(since.offset) || (since.offset as number) < 0) return expected;
+    if (typeof since.epoch !== 'string' || !EPOCH.test(since.epoch)) return expected;
+    return { offset: since.offset as number, epoch: since.epoch };
+  }
+  return expected;
 }
 
 /** Whether `s` has at most `max` code points; a surrogate pair counts once. */
@@ -103,8 +129,20 @@ export function encodeWelcome(node: string, sub: string, exp: number | null): st
   return `{"type":"welcome","node":${JSON.stringify(node)},"sub":${JSON.stringify(sub)},"exp":${exp === null ? 'null' : exp}}`;
 }
 
-export function encodeAck(id: FrameId): string {
-  return `{"type":"ack"${idField(id)}}`;
+/** What an ack may say besides its id: a history topic's position, and whether a `since` was recovered. */
+export interface AckFields {
+  readonly offset?: number;
+  readonly epoch?: string;
+  readonly recovered?: boolean;
+}
+
+export function encodeAck(id: FrameId, fields?: AckFields): string {
+  if (fields === undefined) return `{"type":"ack"${idField(id)}}`;
+  const offset = fields.offset === undefined ? '' : `,"offset":${fields.offset}`;
+  // Epochs are checked against EPOCH (no character that needs escaping) wherever they enter.
+  const epoch = fields.epoch === undefined ? '' : `,"epoch":"${fields.epoch}"`;
+  const recovered = fields.recovered === undefined ? '' : `,"recovered":${fields.recovered}`;
+  return `{"type":"ack"${idField(id)}${offset}${epoch}${recovered}}`;
 }
 
 export function encodePong(id: FrameId): string {
@@ -115,7 +153,8 @@ export function encodeError(id: FrameId, code: ErrorCode, message: string): stri
   return `{"type":"error"${idField(id)},"code":"${code}","message":${JSON.stringify(message)}}`;
 }
 
-export function encodeUnsubscribed(topic: string, reason: 'forbidden'): string {
+/** forbidden: an `auth` narrowed the grants; reset: the topic's history was lost (see docs/protocol.md). */
+export function encodeUnsubscribed(topic: string, reason: 'forbidden' | 'reset'): string {
   return `{"type":"unsubscribed","topic":"${topic}","reason":"${reason}"}`;
 }
 
@@ -125,5 +164,6 @@ export function encodeUnsubscribed(topic: string, reason: 'forbidden'): string {
  * text, so this is plain concatenation.
  */
 export function encodeMessage(topic: string, message: BrokerMessage): string {
-  return `{"type":"message","topic":"${topic}","data":${message.data},"ts":${message.ts}}`;
+  if (message.offset === undefined) return `{"type":"message","topic":"${topic}","data":${message.data},"ts":${message.ts}}`;
+  return `{"type":"message","topic":"${topic}","data":${message.data},"ts":${message.ts},"offset":${message.offset}}`;
 }

@@ -5,15 +5,22 @@
  */
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { ApiKeys } from '../auth/api-keys.js';
-import type { Broker, BrokerMessage } from '../broker/broker.js';
+import { EPOCH, type BrokerMessage } from '../broker/broker.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
+import type { History, HistoryPolicies } from '../history/history.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { MAX_DATA_DEPTH, parseBoundedJson } from '../protocol/json.js';
 import { isValidTopic } from '../protocol/topics.js';
+import type { Publisher } from '../publisher.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_BATCH = 1000;
+/** Most messages one GET /v1/history returns. */
+export const MAX_HISTORY_LIMIT = 1000;
+const DEFAULT_HISTORY_LIMIT = 100;
+/** Printable ASCII without spaces, as HTTP header values allow; long enough for a UUID or a hash. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 /** `data` sits one level into a single-message body, three into a batch (`{"messages":[{"data":…}]}`). */
 const SINGLE_DEPTH = MAX_DATA_DEPTH + 1;
 const BATCH_DEPTH = MAX_DATA_DEPTH + 3;
@@ -61,7 +68,7 @@ function readBody(res: HttpResponse, state: RequestState, limit: number, onBody:
   });
 }
 
-type Parsed = { ok: true; messages: { topic: string; message: BrokerMessage }[] } | { ok: false; code: ErrorCode; message: string };
+type Parsed = { ok: true; batch: boolean; messages: { topic: string; message: BrokerMessage }[] } | { ok: false; code: ErrorCode; message: string };
 
 /** Validates a publish body: `{topic, data}` or `{messages: [{topic, data}, ...]}`. */
 export function parsePublishBody(body: Buffer, maxMessageSize: number, now: number): Parsed {
@@ -102,12 +109,37 @@ export function parsePublishBody(body: Buffer, maxMessageSize: number, now: numb
     if (size > maxMessageSize) return { ok: false, code: 'payload_too_large', message: `${where}.data is ${size} bytes; at most ${maxMessageSize}` };
     messages.push({ topic, message: { data: json, ts: now } });
   }
-  return { ok: true, messages };
+  return { ok: true, batch, messages };
+}
+
+type HistoryRequest =
+  | { ok: true; topic: string; limit: number; since: { offset: number; epoch: string } | undefined }
+  | { ok: false; code: ErrorCode; message: string };
+
+/** The query of GET /v1/history: topic, limit (1 to MAX_HISTORY_LIMIT), and since with epoch, or neither. */
+export function parseHistoryQuery(topic: string | undefined, limit: string | undefined, since: string | undefined, epoch: string | undefined): HistoryRequest {
+  if (topic === undefined || topic === '') return { ok: false, code: 'bad_request', message: 'topic is missing' };
+  if (!isValidTopic(topic)) return { ok: false, code: 'invalid_topic', message: `"${topic.slice(0, 300)}" is not a valid topic` };
+  let n = DEFAULT_HISTORY_LIMIT;
+  if (limit !== undefined && limit !== '') {
+    if (!/^\d{1,7}$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_HISTORY_LIMIT) return { ok: false, code: 'bad_request', message: `limit must be an integer from 1 to ${MAX_HISTORY_LIMIT}` };
+    n = Number(limit);
+  }
+  const hasSince = since !== undefined && since !== '';
+  const hasEpoch = epoch !== undefined && epoch !== '';
+  if (hasSince !== hasEpoch) return { ok: false, code: 'bad_request', message: 'since and epoch go together' };
+  if (!hasSince) return { ok: true, topic, limit: n, since: undefined };
+  if (!/^\d{1,15}$/.test(since!)) return { ok: false, code: 'bad_request', message: 'since must be an offset (an integer from 0)' };
+  if (!EPOCH.test(epoch!)) return { ok: false, code: 'bad_request', message: 'epoch must be 1 to 64 characters from A-Z a-z 0-9 _ -' };
+  return { ok: true, topic, limit: n, since: { offset: Number(since), epoch: epoch! } };
 }
 
 export interface HttpDeps {
   readonly apiKeys: ApiKeys;
-  readonly broker: Broker;
+  readonly publisher: Publisher;
+  /** Undefined when no topic has history (HERALD_HISTORY empty). */
+  readonly history: History | undefined;
+  readonly policies: HistoryPolicies;
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly maxMessageSize: number;
@@ -129,6 +161,10 @@ export function attachHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
   app.post('/v1/publish', (res, req) => {
     if (!deps.apiKeys.enabled) return sendError(res, 'unauthorized', 'HTTP publish is disabled: no HERALD_API_KEYS configured', true);
     if (!deps.apiKeys.accepts(req.getHeader('authorization'))) return sendError(res, 'unauthorized', 'missing or invalid API key (Authorization: Bearer <key>)', true);
+    const idempotencyKey = req.getHeader('idempotency-key');
+    if (idempotencyKey !== '' && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      return sendError(res, 'bad_request', 'Idempotency-Key must be 1 to 128 printable ASCII characters without spaces', true);
+    }
     const declared = Number(req.getHeader('content-length') || '0');
     if (declared > MAX_BODY_BYTES) return sendError(res, 'payload_too_large', `body over ${MAX_BODY_BYTES} bytes`, true);
 
@@ -143,10 +179,21 @@ export function attachHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
       publishedByHttp.inc(parsed.messages.length);
       // A message still queued when the connection goes away (a pipelined request makes uWebSockets.js
       // close it) is not sent: nobody would learn whether it was published.
-      const options = { cancelled: () => state.aborted };
-      Promise.all(parsed.messages.map(({ topic, message }) => deps.broker.publish(topic, message, options))).then(
-        () => {
-          if (!state.aborted) sendJson(res, 202, { accepted: parsed.messages.length });
+      const cancelled = (): boolean => state.aborted;
+      // One key for the request; each message of a batch gets its own under it, so a retried batch
+      // publishes exactly the messages that did not go out the first time.
+      const keyOf = (i: number): string | undefined => (idempotencyKey === '' ? undefined : parsed.batch ? `${idempotencyKey}:${i}` : idempotencyKey);
+      Promise.all(parsed.messages.map(({ topic, message }, i) => deps.publisher.publish(topic, message, { cancelled, idempotencyKey: keyOf(i) }))).then(
+        (published) => {
+          if (state.aborted) return;
+          // Per-message details only when there are some: offsets of history topics, or idempotent replays.
+          if (published.every((result) => result.offset === undefined && !result.duplicate)) return sendJson(res, 202, { accepted: parsed.messages.length });
+          const messages = published.map((result, i) => ({
+            topic: parsed.messages[i]!.topic,
+            ...(result.offset === undefined ? {} : { offset: result.offset, epoch: result.epoch }),
+            ...(result.duplicate ? { duplicate: true } : {}),
+          }));
+          sendJson(res, 202, { accepted: parsed.messages.length, messages });
         },
         (error: unknown) => {
           deps.log.warn({ err: error }, 'HTTP publish failed');
@@ -157,5 +204,36 @@ export function attachHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
   });
 
   app.any('/v1/publish', (res) => sendError(res, 'method_not_allowed', 'use POST /v1/publish', true));
+
+  app.get('/v1/history', (res, req) => {
+    if (!deps.apiKeys.enabled) return sendError(res, 'unauthorized', 'the HTTP API is disabled: no HERALD_API_KEYS configured', true);
+    if (!deps.apiKeys.accepts(req.getHeader('authorization'))) return sendError(res, 'unauthorized', 'missing or invalid API key (Authorization: Bearer <key>)', true);
+    const query = parseHistoryQuery(req.getQuery('topic'), req.getQuery('limit'), req.getQuery('since'), req.getQuery('epoch'));
+    if (!query.ok) return sendError(res, query.code, query.message);
+    const policy = deps.history === undefined ? undefined : deps.policies.of(query.topic);
+    if (policy === undefined) return sendError(res, 'no_history', `topic ${query.topic} has no history (see HERALD_HISTORY)`);
+    const state: RequestState = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    const since = query.since;
+    deps.history!.read(query.topic, policy, since === undefined ? { last: query.limit } : { after: since.offset, limit: query.limit }).then(
+      (page) => {
+        if (state.aborted) return;
+        const sameEpoch = since === undefined || since.epoch === page.position.epoch;
+        const messages = sameEpoch ? page.messages.map((m) => `{"offset":${m.offset},"data":${m.data},"ts":${m.ts}}`) : [];
+        // Whether the messages follow `since` without a hole (nothing trimmed or expired in between, same epoch).
+        const recovered = since === undefined ? '' : `,"recovered":${sameEpoch && (page.messages[0]?.offset === since.offset + 1 || (page.messages.length === 0 && since.offset === page.position.offset))}`;
+        // Stored data is JSON text already: the body is assembled, not re-serialised.
+        const body = `{"topic":"${query.topic}","epoch":"${page.position.epoch}","offset":${page.position.offset}${recovered},"messages":[${messages.join(',')}]}`;
+        res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'application/json').end(body));
+      },
+      (error: unknown) => {
+        deps.log.warn({ err: error }, 'HTTP history read failed');
+        if (!state.aborted) sendError(res, 'unavailable', 'history unavailable; retry later');
+      },
+    );
+  });
+  app.any('/v1/history', (res) => sendError(res, 'method_not_allowed', 'use GET /v1/history', true));
   app.any('/*', (res) => sendError(res, 'not_found', 'no such route; see README for the HTTP API', true));
 }

@@ -13,7 +13,8 @@ import type { Hub } from '../hub.js';
 import { ExpiryWheel } from '../lifecycle/expiry.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { encodeWelcome } from '../protocol/frames.js';
+import type { JoinedSocket } from '../history/streams.js';
+import { encodeUnsubscribed, encodeWelcome } from '../protocol/frames.js';
 import { sendError } from './http.js';
 
 export const WEBSOCKET_PATH = '/ws';
@@ -37,7 +38,7 @@ export interface WebSocketDeps {
   readonly hub: Hub;
   readonly metrics: Metrics;
   readonly log: Logger;
-  readonly broker: ClientDeps['broker'];
+  readonly publisher: ClientDeps['publisher'];
 }
 
 export class WebSocketTransport {
@@ -117,6 +118,7 @@ export class WebSocketTransport {
         strikesSince: 0,
         repliedAt: 0,
         authQueue: undefined,
+        inProgress: undefined,
         closed: false,
         shedding: false,
         shedAt: 0,
@@ -185,6 +187,27 @@ export class WebSocketTransport {
     }
   }
 
+  /**
+   * Every open socket joined to `topic`, as a history reset needs them: it
+   * tells each `unsubscribed` (reason `reset`) and takes it out of the topic.
+   * Walks every socket, which is why only resets (rare) use it.
+   */
+  forEachJoined(topic: string, visit: (socket: JoinedSocket) => void): void {
+    for (const ws of this.sockets) {
+      if (!ws.isSubscribed(topic)) continue;
+      visit({
+        reset: () => {
+          const conn = ws.getUserData();
+          if (conn.closed) return;
+          ws.cork(() => {
+            if (ws.unsubscribe(topic)) conn.subscriptions--;
+            ws.send(encodeUnsubscribed(topic, 'reset'));
+          });
+        },
+      });
+    }
+  }
+
   private expireTokens(): void {
     const now = Date.now() / 1000;
     for (const ws of this.expiry.expire(now)) {
@@ -218,6 +241,8 @@ export class WebSocketTransport {
       this.deps.metrics.dropped.inc({ reason: 'slow_consumer' });
       this.deps.log.info({ conn: conn.id, sub: conn.identity?.sub, buffered: ws.getBufferedAmount() }, 'shedding slow consumer');
       for (const topic of ws.getTopics()) ws.unsubscribe(topic);
+      // History subscribes still catching up are abandoned too: they never join.
+      conn.inProgress = undefined;
       conn.subscriptions = 0;
     }
   }

@@ -247,6 +247,8 @@ describe('helm-chart - the chart against Herald', () => {
       HERALD_REDIS_TLS: 'redis.tls',
       HERALD_REDIS_PREFIX: 'redis.prefix',
       HERALD_REDIS_PUBLISH_TIMEOUT_MS: 'redis.publishTimeoutMs',
+      HERALD_HISTORY_MAX_RECOVERY: 'herald.history.maxRecovery',
+      HERALD_HISTORY_META_TTL: 'herald.history.metaTtl',
     };
     for (const [variable, path] of Object.entries(mapping)) {
       const documentedDefault = VARIABLES.find((v) => v.name === variable)?.default;

@@ -119,6 +119,10 @@ describe('loadConfig defaults', () => {
     HERALD_REDIS_PREFIX: (c) => (c.broker.kind === 'memory' ? undefined : c.broker.prefix),
     HERALD_REDIS_PUBLISH_TIMEOUT_MS: (c) => (c.broker.kind === 'memory' ? undefined : c.broker.publishTimeoutMs),
     HERALD_SUBSCRIPTION_LINGER_MS: (c) => c.subscriptionLingerMs,
+    HERALD_HISTORY: (c) => c.history.rules,
+    HERALD_HISTORY_MAX_RECOVERY: (c) => c.history.maxRecovery,
+    HERALD_HISTORY_META_TTL: (c) => c.history.metaTtlSeconds,
+    HERALD_DEMO: (c) => c.demo,
   };
 
   it('config - every documented variable is known to this test', () => {

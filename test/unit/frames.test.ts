@@ -34,7 +34,27 @@ function rejected(value: string | object): Extract<Decoded, { ok: false }> {
 
 describe('decodeClientFrame', () => {
   it('frames - decodes subscribe', () => {
-    expect(decode({ type: 'subscribe', id: 1, topic: 'chat.a' })).toStrictEqual({ ok: true, frame: { type: 'subscribe', id: 1, topic: 'chat.a' } });
+    expect(decode({ type: 'subscribe', id: 1, topic: 'chat.a' })).toStrictEqual({ ok: true, frame: { type: 'subscribe', id: 1, topic: 'chat.a', since: undefined } });
+  });
+
+  it('frames - decodes a subscribe with since: an offset and epoch, or the last n', () => {
+    expect(decode({ type: 'subscribe', id: 2, topic: 'chat.a', since: { offset: 41, epoch: 'k3f9x2' } })).toStrictEqual({
+      ok: true,
+      frame: { type: 'subscribe', id: 2, topic: 'chat.a', since: { offset: 41, epoch: 'k3f9x2' } },
+    });
+    expect(decode({ type: 'subscribe', topic: 'chat.a', since: { offset: 0, epoch: 'e' } })).toMatchObject({ ok: true, frame: { since: { offset: 0, epoch: 'e' } } });
+    expect(decode({ type: 'subscribe', topic: 'chat.a', since: { last: 50 } })).toMatchObject({ ok: true, frame: { since: { last: 50 } } });
+  });
+
+  it('frames - a malformed since is bad_request with the frame id', () => {
+    for (const since of [
+      null, 5, 'x', [], {}, { offset: -1, epoch: 'e' }, { offset: 1.5, epoch: 'e' }, { offset: 1e400, epoch: 'e' }, { offset: '1', epoch: 'e' },
+      { offset: 1 }, { epoch: 'e' }, { offset: 1, epoch: '' }, { offset: 1, epoch: 'has space' }, { offset: 1, epoch: 'e'.repeat(65) },
+      { last: 0 }, { last: -3 }, { last: 2.5 }, { last: 1, offset: 1 }, { offset: 1, epoch: 'e', extra: true }, { offset: 2 ** 53, epoch: 'e' },
+    ]) {
+      const decoded = decodeClientFrame(new TextEncoder().encode(JSON.stringify({ type: 'subscribe', id: 9, topic: 'a', since }).replace('1e+400', '1e400')).buffer as ArrayBuffer, false);
+      expect(decoded, JSON.stringify(since)).toMatchObject({ ok: false, id: 9, code: 'bad_request' });
+    }
   });
 
   it('frames - decodes unsubscribe', () => {
@@ -64,7 +84,7 @@ describe('decodeClientFrame', () => {
   });
 
   it('frames - unknown fields are dropped', () => {
-    expect(decode({ type: 'subscribe', topic: 'a', extra: 1, data: 'x' })).toStrictEqual({ ok: true, frame: { type: 'subscribe', id: undefined, topic: 'a' } });
+    expect(decode({ type: 'subscribe', topic: 'a', extra: 1, data: 'x' })).toStrictEqual({ ok: true, frame: { type: 'subscribe', id: undefined, topic: 'a', since: undefined } });
     expect(decode({ type: 'ping', topic: 'a' })).toStrictEqual({ ok: true, frame: { type: 'ping', id: undefined } });
   });
 

@@ -17,9 +17,15 @@
 import type { BrokerConfig } from '../../config.js';
 import { HeraldError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { Broker, BrokerMessage, MessageHandler, PublishOptions, StatusListener } from '../broker.js';
+import { IDEMPOTENCY_WINDOW_MS, type Broker, type BrokerMessage, type MessageHandler, type PublishOptions, type StatusListener } from '../broker.js';
 import { channelFor, decodeEnvelope, encodeEnvelope } from '../envelope.js';
-import { RedisLink, type ShardState } from './connections.js';
+import { CancelledError, RedisLink, routingKeyOf, type ShardState } from './connections.js';
+import { FUNCTIONS } from './library.js';
+
+/** The idempotency record of a publish: in the channel's slot, beside the topic's other keys. */
+export function idempotencyKeyOf(channel: string, key: string): string {
+  return `${routingKeyOf(channel)}:i:${key}`;
+}
 
 type RedisBrokerConfig = Exclude<BrokerConfig, { kind: 'memory' }>;
 
@@ -31,14 +37,6 @@ export interface RedisBrokerEvents {
   readonly onInvalid?: () => void;
 }
 
-interface Outgoing {
-  readonly channel: string;
-  readonly payload: string;
-  readonly options: PublishOptions | undefined;
-  readonly resolve: () => void;
-  readonly reject: (error: HeraldError) => void;
-}
-
 export class RedisBroker implements Broker {
   readonly kind: string;
   private readonly prefix: string;
@@ -46,8 +44,6 @@ export class RedisBroker implements Broker {
   private readonly link: RedisLink;
   private onMessage: MessageHandler | undefined;
   private lastInvalidLog = 0;
-  /** Publishes of the current event-loop turn, sent together (see publish). */
-  private outbox: Outgoing[] = [];
   private closed = false;
 
   constructor(
@@ -100,41 +96,32 @@ export class RedisBroker implements Broker {
   }
 
   /**
-   * Queues the message and sends the turn's queue at setImmediate: every HTTP
-   * request arrives in its own uWebSockets.js callback, so without this each
-   * publish would be its own write; with it (and auto-pipelining) a turn's
-   * publishes share one write and one round trip. Order is kept. A publish
-   * whose requester went away before the turn's queue was sent is dropped.
+   * One call of herald_1_publish (herald.lua), sent with the other publishes
+   * of this event-loop turn (see RedisLink.enqueue). Order is kept.
    */
-  publish(topic: string, message: BrokerMessage, options?: PublishOptions): Promise<void> {
+  publish(topic: string, message: BrokerMessage, options?: PublishOptions): Promise<boolean> {
     if (this.closed) return Promise.reject(new HeraldError('unavailable', 'broker is closed'));
-    return new Promise((resolve, reject) => {
-      if (this.outbox.length === 0) setImmediate(this.sendOutbox);
-      this.outbox.push({ channel: channelFor(this.prefix, topic), payload: encodeEnvelope(message), options, resolve, reject });
-    });
+    const channel = channelFor(this.prefix, topic);
+    const keys = options?.idempotencyKey === undefined ? [routingKeyOf(channel)] : [routingKeyOf(channel), idempotencyKeyOf(channel, options.idempotencyKey)];
+    return this.link.enqueue(channel, FUNCTIONS.publish, keys, [channel, encodeEnvelope(message), this.link.publishKind, IDEMPOTENCY_WINDOW_MS], options?.cancelled).then(
+      (result) => {
+        if (result === 0) throw new HeraldError('unavailable', 'Redis refused the publish: its deadline had passed; not published');
+        return result !== 2;
+      },
+      (error: unknown) => {
+        throw new HeraldError('unavailable', error instanceof CancelledError ? error.message : `Redis publish failed: ${(error as Error).message}; not published`, { cause: error });
+      },
+    );
   }
 
-  private readonly sendOutbox = (): void => {
-    const batch = this.outbox;
-    this.outbox = [];
-    for (const entry of batch) {
-      if (this.closed) {
-        entry.reject(new HeraldError('unavailable', 'broker is closed'));
-        continue;
-      }
-      if (entry.options?.cancelled?.() === true) {
-        entry.reject(new HeraldError('unavailable', 'the request went away before the message was sent; not published'));
-        continue;
-      }
-      this.link.publish(entry.channel, entry.payload).then(
-        (published) => {
-          if (published) entry.resolve();
-          else entry.reject(new HeraldError('unavailable', 'Redis refused the publish: its deadline had passed; not published'));
-        },
-        (error: unknown) => entry.reject(new HeraldError('unavailable', `Redis publish failed: ${(error as Error).message}; not published`, { cause: error })),
-      );
-    }
-  };
+  /** The connections, for the history that lives beside this broker (src/history/redis.ts). */
+  get connections(): RedisLink {
+    return this.link;
+  }
+
+  get channelPrefix(): string {
+    return this.prefix;
+  }
 
   async close(): Promise<void> {
     if (this.closed) return;

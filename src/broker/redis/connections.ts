@@ -84,6 +84,24 @@ interface Shard {
   closed: boolean;
 }
 
+interface OutgoingCall {
+  readonly channel: string;
+  readonly fn: string;
+  readonly keys: readonly string[];
+  readonly args: readonly (string | number)[];
+  readonly cancelled: (() => boolean) | undefined;
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** The requester went away before the call was sent: nothing was published. */
+export class CancelledError extends Error {
+  constructor() {
+    super('the request went away before the message was sent; not published');
+    this.name = 'CancelledError';
+  }
+}
+
 interface ClusterCall {
   readonly fn: string;
   readonly keys: readonly string[];
@@ -112,6 +130,8 @@ export class RedisLink {
   private closed = false;
   private fatal: Error | undefined;
   private events: LinkEvents | undefined;
+  /** Publishing calls of the current turn (see enqueue). */
+  private outbox: OutgoingCall[] = [];
   /** FCALLs of the current turn, in a cluster (see fcall). */
   private clusterCalls: ClusterCall[] = [];
   /** Ends start()'s wait: called when the link comes up or cannot work at all. */
@@ -190,29 +210,55 @@ export class RedisLink {
   }
 
   /**
-   * Calls one of Herald's functions with a publish deadline: Redis refuses the
-   * call once `publishTimeoutMs` has passed by its own clock, so a call this
-   * node gave up on (answered 503) can never take effect later.
-   * Rejects when the channel's shard cannot take commands now.
+   * Queues a call of one of Herald's functions that publishes, to go out with
+   * the other calls of this event-loop turn (every HTTP request arrives in its
+   * own uWebSockets.js callback: without this each would be its own write).
+   * At sending, each call gets a deadline: Redis refuses it once
+   * `publishTimeoutMs` has passed by its own clock, so a call this node gave
+   * up on (answered 503) can never take effect later. A call whose requester
+   * went away before the turn's calls were sent (`cancelled`) is not sent.
+   * Rejects when the channel's shard cannot take commands.
    */
-  callWithDeadline(channel: string, fn: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    const shard = this.shardOf(channel);
-    if (shard === undefined || !shard.commandsOk || this.closed) return Promise.reject(new Error('Redis unavailable'));
-    // herald.lua takes every deadline as ARGV[1].
-    const deadline = Math.ceil(Date.now() + shard.offsetMs + this.config.publishTimeoutMs);
-    return this.fcall(fn, keys, [deadline, ...args]);
+  enqueue(channel: string, fn: string, keys: readonly string[], args: readonly (string | number)[], cancelled?: () => boolean): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error('broker is closed'));
+    return new Promise((resolve, reject) => {
+      if (this.outbox.length === 0) setImmediate(this.sendOutbox);
+      this.outbox.push({ channel, fn, keys, args, cancelled, resolve, reject });
+    });
   }
 
-  /** The publish of one envelope on one channel, with a deadline; resolves true when published, false when Redis refused it as too late. */
-  async publish(channel: string, payload: string): Promise<boolean> {
-    const result = await this.callWithDeadline(channel, FUNCTIONS.publish, [routingKeyOf(channel)], [channel, payload, this.cluster === undefined ? 'p' : 's']);
-    return result === 1;
+  private readonly sendOutbox = (): void => {
+    const batch = this.outbox;
+    this.outbox = [];
+    for (const call of batch) {
+      if (this.closed) {
+        call.reject(new Error('broker is closed'));
+        continue;
+      }
+      if (call.cancelled?.() === true) {
+        call.reject(new CancelledError());
+        continue;
+      }
+      const shard = this.shardOf(call.channel);
+      if (shard === undefined || !shard.commandsOk) {
+        call.reject(new Error('Redis unavailable'));
+        continue;
+      }
+      // herald.lua takes every deadline as ARGV[1].
+      const deadline = Math.ceil(Date.now() + shard.offsetMs + this.config.publishTimeoutMs);
+      this.fcall(call.fn, call.keys, [deadline, ...call.args]).then(call.resolve, call.reject);
+    }
+  };
+
+  /** Whether publishes use sharded pub/sub (SPUBLISH): the `kind` argument of herald.lua's publishing functions. */
+  get publishKind(): 's' | 'p' {
+    return this.cluster === undefined ? 'p' : 's';
   }
 
-  /** A plain command routed by its first key (history reads). */
-  command(name: string, args: readonly (string | number)[]): Promise<unknown> {
-    const client = this.cluster ?? this.publisher!;
-    return client.call(name, ...args);
+  /** A call of one of Herald's functions that does not publish (reads), routed by its first key. */
+  read(fn: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error('broker is closed'));
+    return this.fcall(fn, keys, args);
   }
 
   private fcall(fn: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
@@ -272,6 +318,7 @@ export class RedisLink {
     this.closed = true;
     clearInterval(this.timer);
     this.setUp(false);
+    for (const call of this.outbox.splice(0)) call.reject(new Error('broker is closed'));
     const all: Redis[] = [...this.shards.values()].map((shard) => shard.subscriber);
     for (const shard of this.shards.values()) {
       shard.closed = true;

@@ -1,13 +1,26 @@
 #!lua name=herald_1
 --[[
-Herald's server-side functions (docs/protocol.md, "Publishing through Redis").
+Herald's server-side functions (docs/protocol.md, "Publishing through Redis"
+and "History in Redis").
 
 Every node loads this library at startup, and again after a reconnect, with
 FUNCTION LOAD REPLACE. The library's and the functions' names carry the
 version (herald_1_*), so nodes of different versions each call their own
 functions and never replace each other's. Requires Redis 7.0 or newer.
 
-Times are milliseconds since the epoch by Redis's own clock (TIME).
+Times are milliseconds since the epoch. Every function that takes a deadline
+takes it as ARGV[1] (Redis clock; 0 or empty for none): a node that got no
+reply within its timeout answered its publisher 503 ("not published"), and
+commands already written to a Redis that froze (SIGSTOP, a stalled VM) would
+still run when it wakes up; the deadline makes them refuse instead, so the
+503 stays true.
+
+Keys of a topic share the hash slot of its channel `<prefix>:<topic>`: they
+are `{<prefix>:<topic>}:<kind>`, so a cluster runs every call on the shard
+that owns the channel, and SPUBLISH inside the call stays on that shard.
+  {…}:s  stream of stored messages, IDs `<offset>-0`, fields d (data) t (ts)
+  {…}:m  hash: e (epoch), o (top offset)
+  {…}:i:<key>  idempotency record: "<offset>:<epoch>", or "1" without history
 ]]
 
 local function now_ms()
@@ -15,40 +28,188 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
---[[
-herald_1_publish: publish a message unless its deadline has passed.
-
-A node that gets no reply within its timeout answers its publisher 503
-("not published"). Commands already written to a Redis that froze (SIGSTOP, a
-stalled VM) would still run when it wakes up; the deadline makes them refuse
-instead, so the 503 stays true.
-
-Every function that takes a deadline takes it as ARGV[1]: ms, Redis clock, 0
-for none.
-
-KEYS[1]  routing key `{<channel>}`: hash-tagged like the channel, so that in a
-         cluster the call runs on the shard that owns the channel; not accessed.
-ARGV[1]  deadline
-ARGV[2]  channel
-ARGV[3]  payload (Herald's JSON envelope)
-ARGV[4]  's' to SPUBLISH (cluster, sharded pub/sub), anything else to PUBLISH
-Returns 1 when published, 0 when refused because the deadline had passed.
-]]
 local function too_late(deadline)
   local d = tonumber(deadline)
   return d ~= nil and d > 0 and now_ms() > d
 end
 
+local function publish_on(channel, payload, kind)
+  if kind == 's' then
+    redis.call('SPUBLISH', channel, payload)
+  else
+    redis.call('PUBLISH', channel, payload)
+  end
+end
+
+local function present(value)
+  return value ~= nil and value ~= ''
+end
+
+--[[
+herald_1_publish: publish a message on a topic without history.
+
+KEYS[1]  `{<channel>}`: the routing key (not accessed)
+KEYS[2]  optional idempotency record
+ARGV[1]  deadline
+ARGV[2]  channel
+ARGV[3]  payload (Herald's JSON envelope)
+ARGV[4]  's' to SPUBLISH (cluster, sharded pub/sub), else PUBLISH
+ARGV[5]  idempotency window in ms (with KEYS[2])
+Returns 1 published, 0 refused (deadline passed), 2 not published again
+(the idempotency key was used within its window).
+]]
 local function publish(keys, args)
   if too_late(args[1]) then
     return 0
   end
-  if args[4] == 's' then
-    redis.call('SPUBLISH', args[2], args[3])
-  else
-    redis.call('PUBLISH', args[2], args[3])
+  local idem = keys[2]
+  if idem ~= nil and redis.call('EXISTS', idem) == 1 then
+    return 2
+  end
+  publish_on(args[2], args[3], args[4])
+  if idem ~= nil then
+    redis.call('SET', idem, '1', 'PX', args[5])
   end
   return 1
 end
 
+-- The topic's epoch, creating its position (offset 0) if there is none. A
+-- stream left without its position belongs to a lost epoch and is dropped.
+local function epoch_of(stream, meta, new_epoch, meta_ttl)
+  local epoch = redis.call('HGET', meta, 'e')
+  if not epoch then
+    if present(new_epoch) then
+      epoch = new_epoch
+    else
+      local t = redis.call('TIME')
+      epoch = string.format('%x%x', tonumber(t[1]), tonumber(t[2]))
+    end
+    redis.call('HSET', meta, 'e', epoch, 'o', 0)
+    redis.call('DEL', stream)
+  end
+  redis.call('PEXPIRE', meta, meta_ttl)
+  return epoch
+end
+
+--[[
+herald_1_history_publish: assign the next offset, store, publish; one atomic step.
+
+KEYS[1]  stream   {<channel>}:s
+KEYS[2]  position {<channel>}:m
+KEYS[3]  optional idempotency record {<channel>}:i:<key>
+ARGV[1]  deadline
+ARGV[2]  channel
+ARGV[3]  data, JSON text
+ARGV[4]  ts in ms (empty: now)
+ARGV[5]  size: messages kept
+ARGV[6]  ttl of the stream in ms
+ARGV[7]  ttl of the position in ms
+ARGV[8]  's' to SPUBLISH, else PUBLISH
+ARGV[9]  epoch to use if the topic has none yet (empty: made from TIME)
+ARGV[10] idempotency window in ms (with KEYS[3])
+ARGV[11] 'validated' when the caller (a Herald node) already checked that data
+         is JSON nested at most 64 levels; otherwise this function checks it
+         and refuses anything else with an error, so that stored history is
+         always deliverable
+Returns {1, offset, epoch} published, {0} refused (deadline passed),
+{2, offset, epoch} not published again (the idempotency key was used; the
+original position).
+]]
+local function check_data(data)
+  cjson.decode_max_depth(64)
+  cjson.decode_invalid_numbers(false)
+  local ok = pcall(cjson.decode, data)
+  if not ok then
+    return redis.error_reply('ERR herald: data is not JSON nested at most 64 levels deep')
+  end
+  return nil
+end
+
+local function history_publish(keys, args)
+  if too_late(args[1]) then
+    return {0}
+  end
+  if args[11] ~= 'validated' then
+    local bad = check_data(args[3])
+    if bad then
+      return bad
+    end
+  end
+  local stream, meta, idem = keys[1], keys[2], keys[3]
+  if idem ~= nil then
+    local seen = redis.call('GET', idem)
+    if seen then
+      local colon = string.find(seen, ':', 1, true)
+      return {2, tonumber(string.sub(seen, 1, colon - 1)), string.sub(seen, colon + 1)}
+    end
+  end
+  local ts = args[4]
+  if not present(ts) then
+    ts = tostring(now_ms())
+  end
+  local epoch = epoch_of(stream, meta, args[9], args[7])
+  local offset = redis.call('HINCRBY', meta, 'o', 1)
+  redis.call('XADD', stream, 'MAXLEN', args[5], offset .. '-0', 'd', args[3], 't', ts)
+  redis.call('PEXPIRE', stream, args[6])
+  publish_on(args[2], '{"ts":' .. ts .. ',"offset":' .. offset .. ',"epoch":"' .. epoch .. '","data":' .. args[3] .. '}', args[8])
+  if idem ~= nil then
+    redis.call('SET', idem, offset .. ':' .. epoch, 'PX', args[10])
+  end
+  return {1, offset, epoch}
+end
+
+--[[
+herald_1_read: the topic's position and stored messages, read together.
+
+KEYS[1]  stream, KEYS[2] position (as above)
+ARGV[1]  'after' (messages with offset > ARGV[2], at most ARGV[3]),
+         'last' (the ARGV[2] newest) or 'position' (no messages)
+ARGV[2]  offset or count
+ARGV[3]  limit (for 'after')
+ARGV[4]  oldest ts still kept (now - ttl): older messages are expired and
+         skipped, as a prefix, so what is returned is always contiguous
+ARGV[5]  epoch to use if the topic has none yet, ARGV[6] ttl of the position
+Returns {epoch, top, offset1, data1, ts1, offset2, data2, ts2, ...}, oldest first.
+]]
+local function read(keys, args)
+  local stream, meta = keys[1], keys[2]
+  local epoch = epoch_of(stream, meta, args[5], args[6])
+  local top = tonumber(redis.call('HGET', meta, 'o'))
+  local entries
+  if args[1] == 'position' then
+    entries = {}
+  elseif args[1] == 'last' then
+    local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', args[2])
+    entries = {}
+    for i = #newest, 1, -1 do
+      entries[#entries + 1] = newest[i]
+    end
+  else
+    entries = redis.call('XRANGE', stream, (tonumber(args[2]) + 1) .. '-0', '+', 'COUNT', args[3])
+  end
+  local oldest = tonumber(args[4]) or 0
+  local reply = {epoch, top}
+  local keeping = false
+  for _, entry in ipairs(entries) do
+    local fields = entry[2]
+    local data, ts
+    for f = 1, #fields, 2 do
+      if fields[f] == 'd' then
+        data = fields[f + 1]
+      elseif fields[f] == 't' then
+        ts = fields[f + 1]
+      end
+    end
+    keeping = keeping or (tonumber(ts) or 0) >= oldest
+    if keeping then
+      reply[#reply + 1] = tonumber(string.match(entry[1], '^(%d+)'))
+      reply[#reply + 1] = data
+      reply[#reply + 1] = ts
+    end
+  end
+  return reply
+end
+
 redis.register_function('herald_1_publish', publish)
+redis.register_function('herald_1_history_publish', history_publish)
+redis.register_function('herald_1_read', read)

@@ -15,6 +15,8 @@ export const LIBRARY_NAME = `herald_${LIBRARY_VERSION}`;
 /** Function names as registered by herald.lua. */
 export const FUNCTIONS = Object.freeze({
   publish: `${LIBRARY_NAME}_publish`,
+  historyPublish: `${LIBRARY_NAME}_history_publish`,
+  read: `${LIBRARY_NAME}_read`,
 });
 
 export const LIBRARY_SOURCE = readFileSync(new URL('./herald.lua', import.meta.url), 'utf8');
