@@ -2,7 +2,7 @@
 import { decodeClientFrame, encodeMessage, encodeWelcome } from '../../../src/protocol/frames.js';
 
 export type FrameOutcome =
-  | { ok: true; frame: { type: string; id?: unknown; topic?: unknown; data?: unknown; token?: unknown } }
+  | { ok: true; frame: { type: string; id?: unknown; topic?: unknown; data?: unknown; token?: unknown; since?: unknown } }
   | { ok: false; id: unknown; code: string };
 
 export function decodeFrame(bytes: Uint8Array, binary = false): FrameOutcome {

@@ -13,7 +13,7 @@ export const FRAME_TYPES = ['subscribe', 'unsubscribe', 'publish', 'ping', 'auth
 
 export type Expected =
   /** The frame must be decoded, to these fields. */
-  | { verdict: 'accept'; type: string; id: unknown; topic?: string; data?: unknown; token?: string }
+  | { verdict: 'accept'; type: string; id: unknown; topic?: string; data?: unknown; token?: string; since?: unknown }
   /**
    * The frame must be refused with `bad_request`, echoing `id` when it had a readable one (undefined
    * otherwise); ANY_ID when the frame is too deep to say whether its id is readable.
@@ -23,6 +23,18 @@ export type Expected =
   | { verdict: 'either' };
 
 export const ANY_ID = Symbol('any id');
+
+/** docs/protocol.md, "Recovery": `since` is exactly {"offset":<integer ≥ 0>,"epoch":<epoch>} or {"last":<integer ≥ 1>}. */
+function judgeSince(since: unknown): 'valid' | 'invalid' | 'unsure' {
+  if (!isPlainObject(since)) return 'invalid';
+  const keys = Object.keys(since).sort().join();
+  const integer = (v: unknown, min: number): 'valid' | 'invalid' | 'unsure' =>
+    typeof v !== 'number' || !Number.isInteger(v) || v < min ? 'invalid' : Number.isSafeInteger(v) ? 'valid' : 'unsure';
+  if (keys === 'last') return integer(since.last, 1);
+  if (keys !== 'epoch,offset') return 'invalid';
+  if (typeof since.epoch !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(since.epoch)) return 'invalid';
+  return integer(since.offset, 0);
+}
 
 const validId = (id: unknown): boolean => (typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && [...id].length <= LIMITS.idCodePoints);
 
@@ -45,7 +57,7 @@ export function expectFrame(bytes: Uint8Array, binary: boolean): Expected {
   const reject: Expected = { verdict: 'reject', id };
   const type = hasOwn(frame, 'type') ? frame.type : undefined;
   if (typeof type !== 'string' || !(FRAME_TYPES as readonly string[]).includes(type)) return either ? { verdict: 'either' } : reject;
-  const known = new Set(['type', 'id', ...(type === 'ping' ? [] : type === 'auth' ? ['token'] : type === 'publish' ? ['topic', 'data'] : ['topic'])]);
+  const known = new Set(['type', 'id', ...(type === 'ping' ? [] : type === 'auth' ? ['token'] : type === 'publish' ? ['topic', 'data'] : type === 'subscribe' ? ['topic', 'since'] : ['topic'])]);
   let verdict: Expected;
   if (type === 'ping') verdict = { verdict: 'accept', type, id };
   else if (type === 'auth') {
@@ -54,7 +66,11 @@ export function expectFrame(bytes: Uint8Array, binary: boolean): Expected {
     verdict = typeof token !== 'string' ? reject : token === '' ? { verdict: 'either' } : { verdict: 'accept', type, id, token };
   } else {
     const topic = hasOwn(frame, 'topic') ? frame.topic : undefined;
+    const since = type === 'subscribe' && hasOwn(frame, 'since') ? judgeSince(frame.since) : undefined;
     if (typeof topic !== 'string') verdict = reject;
+    else if (since === 'invalid') verdict = reject;
+    else if (since === 'unsure') verdict = { verdict: 'either' };
+    else if (since === 'valid') verdict = { verdict: 'accept', type, id, topic, since: frame.since };
     else if (type !== 'publish') verdict = { verdict: 'accept', type, id, topic };
     else if (!hasOwn(frame, 'data')) verdict = reject;
     else if (valueDepth(frame.data) > LIMITS.dataDepth) verdict = reject;
@@ -85,13 +101,29 @@ const typeText = fc.oneof(
 );
 
 const topicText = fc.oneof({ weight: 6, arbitrary: anyTopicString.map((t) => JSON.stringify(t)) }, { weight: 1, arbitrary: jsonText });
+
+/** A subscribe's `since`: both valid forms, and every way of getting them wrong. */
+export const sinceText: fc.Arbitrary<string> = fc.oneof(
+  { weight: 3, arbitrary: fc.tuple(fc.nat(), fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/)).map(([offset, epoch]) => JSON.stringify({ offset, epoch })) },
+  { weight: 2, arbitrary: fc.integer({ min: 1, max: 100_000 }).map((last) => JSON.stringify({ last })) },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      '{}', 'null', '5', '"a"', '[]', '[{"last":1}]', '{"offset":-1,"epoch":"a"}', '{"offset":1.5,"epoch":"a"}', '{"offset":1,"epoch":""}', '{"offset":1,"epoch":"a b"}',
+      `{"offset":1,"epoch":"${'x'.repeat(65)}"}`, '{"offset":1}', '{"epoch":"a"}', '{"last":0}', '{"last":-1}', '{"last":1.5}', '{"last":"5"}', '{"offset":1,"epoch":"a","last":2}',
+      '{"offset":1,"epoch":"a","x":1}', '{"offset":1e400,"epoch":"a"}', '{"last":1e400}', '{"offset":9007199254740993,"epoch":"a"}', '{"__proto__":{"last":1}}', '{"last":1,"last":0}',
+      '{"offset":"1","epoch":"a"}', '{"offset":0,"epoch":"é"}', '{"offset":0,"epoch":1}',
+    ),
+  },
+  { weight: 1, arbitrary: nestedJsonText },
+);
 const tokenText = fc.oneof(fc.string({ maxLength: 40 }).map((t) => JSON.stringify(t)), jsonText);
 
 /** A client frame object as text: known fields with hostile values, in any order, sometimes with extra or duplicate keys. */
 export const frameObjectText: fc.Arbitrary<string> = fc
   .tuple(
     fc.record(
-      { type: typeText, id: idText, topic: topicText, data: hostileDataText, token: tokenText },
+      { type: typeText, id: idText, topic: topicText, data: hostileDataText, token: tokenText, since: sinceText },
       { requiredKeys: [] },
     ),
     fc.array(fc.tuple(fc.oneof(prototypeKeyText, fc.constantFrom('"type"', '"id"', '"topic"', '"extra"')), jsonText), { maxLength: 2 }),
@@ -106,6 +138,7 @@ export const frameObjectText: fc.Arbitrary<string> = fc
 /** Well-formed frames of every type, to be sure acceptance is exercised as much as refusal. */
 export const wellFormedFrameText: fc.Arbitrary<string> = fc.oneof(
   fc.tuple(fc.constantFrom('subscribe', 'unsubscribe'), validTopic, fc.integer()).map(([type, topic, id]) => JSON.stringify({ type, topic, id })),
+  fc.tuple(validTopic, fc.integer(), sinceText).map(([topic, id, since]) => `{"type":"subscribe","topic":${JSON.stringify(topic)},"id":${id},"since":${since}}`),
   fc.tuple(validTopic, hostileDataText, fc.string({ maxLength: 8 })).map(([topic, data, id]) => `{"type":"publish","id":${JSON.stringify(id)},"topic":${JSON.stringify(topic)},"data":${data}}`),
   fc.integer().map((id) => JSON.stringify({ type: 'ping', id })),
   fc.string({ maxLength: 30 }).map((token) => JSON.stringify({ type: 'auth', token })),

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { SECRET } from '../../helpers/tokens.js';
 import { hostileDataText, invalidTopic, validTopic } from './arbitraries.js';
 import { LIMITS, referenceMatch, referenceTopicValid } from './contract.js';
-import { ANY_ID, expectFrame, frameBytes } from './frame-model.js';
+import { ANY_ID, expectFrame, frameBytes, sinceText } from './frame-model.js';
 import { canonical, isUtf8, nestedText } from './json.js';
 import { hostileToken, type Live } from './live.js';
 import { Opcode, encodeFrame, textFrame } from './wire.js';
@@ -29,7 +29,7 @@ export interface ProtocolCase {
 }
 
 const topicSlot = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom(`p.${OWN}.a`, `p.${OWN}.b.c`, `p.${OWN}.s1`, `p.${OWN}.s2`, `p.${OWN}.s3`, `p.${OWN}.s4`, `p.${OWN}.s5`, `p.${OWN}.s6`, `p.${OWN}.s7`, `p.${OWN}.s8`) },
+  { weight: 6, arbitrary: fc.constantFrom(`p.${OWN}.a`, `p.${OWN}.a`, `p.${OWN}.a`, `p.${OWN}.a`, `p.${OWN}.b.c`, `p.${OWN}.s1`, `p.${OWN}.s2`, `p.${OWN}.s3`, `p.${OWN}.s4`, `p.${OWN}.s5`, `p.${OWN}.s6`, `p.${OWN}.s7`, `p.${OWN}.s8`) },
   { weight: 2, arbitrary: fc.constantFrom('p.shared.x', 'p.shared.y', 'q.forbidden', `p.${OWN}`, 'p') },
   { weight: 1, arbitrary: invalidTopic },
   { weight: 1, arbitrary: validTopic },
@@ -43,6 +43,7 @@ const idText = fc.oneof(
 
 const frame = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(fc.constantFrom('subscribe', 'unsubscribe'), topicSlot, idText).map(([type, topic, id]) => `{"type":"${type}","topic":${JSON.stringify(topic)},"id":${id}}`) },
+  { weight: 1, arbitrary: fc.tuple(topicSlot, idText, sinceText).map(([topic, id, since]) => `{"type":"subscribe","topic":${JSON.stringify(topic)},"id":${id},"since":${since}}`) },
   { weight: 4, arbitrary: fc.tuple(topicSlot, hostileDataText, idText).map(([topic, data, id]) => `{"type":"publish","topic":${JSON.stringify(topic)},"id":${id},"data":${data}}`) },
   { weight: 1, arbitrary: idText.map((id) => `{"type":"ping","id":${id}}`) },
   { weight: 2, arbitrary: frameBytes.filter(({ bytes, binary }) => binary || isUtf8(bytes)).map(({ bytes, binary }) => ({ text: Buffer.from(bytes).toString(binary ? 'latin1' : 'utf8'), binary })) },
@@ -55,8 +56,10 @@ export function protocolCase(maxPayload: number): fc.Arbitrary<ProtocolCase> {
     { weight: 9, arbitrary: frame.map((f): ProtocolFrame => (typeof f === 'string' ? { kind: 'frame', text: f, binary: false } : { kind: 'frame', ...f })) },
     { weight: 1, arbitrary: fc.tuple(authKind, fc.nat()).map(([token, id]): ProtocolFrame => ({ kind: 'auth', token, id })) },
   );
+  // Each case starts subscribed to one of its own topics, so that its publishes come back to it.
+  const first: ProtocolFrame = { kind: 'frame', text: `{"type":"subscribe","topic":"p.${OWN}.a","id":"first"}`, binary: false };
   return fc.record({ frames: fc.array(one, { minLength: 1, maxLength: 24 }) }).map((c) => ({
-    frames: c.frames.filter((f) => f.kind === 'auth' || Buffer.byteLength(f.text, f.binary ? 'latin1' : 'utf8') <= maxPayload - 64),
+    frames: [first, ...c.frames.filter((f) => f.kind === 'auth' || Buffer.byteLength(f.text, f.binary ? 'latin1' : 'utf8') <= maxPayload - 64)],
   }));
 }
 
@@ -143,7 +146,7 @@ export async function runProtocolCase(live: Live, c: ProtocolCase, caseId: strin
         live.violation(caseId, 'the node closed the connection in the middle of the case');
         return 'closed';
       }
-      let expect: { reply: 'ack' | 'pong' | 'error'; codes?: ReadonlySet<string>; id: unknown; deliver?: { topic: string; data: unknown } } | undefined;
+      let expect: { reply: 'ack' | 'pong' | 'error'; codes?: ReadonlySet<string>; id: unknown; deliver?: { topic: string; data: unknown }; unrecovered?: boolean } | undefined;
       let sent: string;
       if (f.kind === 'auth') {
         const token = authToken(f.token, sub, topics, publish);
@@ -170,7 +173,8 @@ export async function runProtocolCase(live: Live, c: ProtocolCase, caseId: strin
             if (!topics.some((p) => referenceMatch(p, topic!, sub))) expect = { reply: 'error', codes: new Set(['forbidden']), id };
             else if (!subscribed.has(topic!) && subscribed.size >= live.maxSubscriptions) expect = { reply: 'error', codes: new Set(['too_many_subscriptions']), id };
             else {
-              expect = { reply: 'ack', id };
+              // No topic has history on this node: a `since` is answered {"recovered":false} without an offset.
+              expect = { reply: 'ack', id, ...(verdict.since === undefined ? {} : { unrecovered: true }) };
               subscribed.add(topic!);
             }
           } else {
@@ -189,9 +193,13 @@ export async function runProtocolCase(live: Live, c: ProtocolCase, caseId: strin
       }
       live.tally.note(`reply ${reply.type === 'error' ? `error ${String(reply.code)}` : String(reply.type)}`);
       if (expect === undefined) continue;
-      const wrong = reply.type !== expect.reply || (expect.codes !== undefined && !expect.codes.has(String(reply.code))) || (expect.id !== ANY_ID && canonical(reply.id) !== canonical(expect.id));
+      const wrong =
+        reply.type !== expect.reply ||
+        (expect.codes !== undefined && !expect.codes.has(String(reply.code))) ||
+        (expect.id !== ANY_ID && canonical(reply.id) !== canonical(expect.id)) ||
+        (expect.unrecovered === true && (reply.recovered !== false || 'offset' in reply));
       if (wrong) {
-        const wanted = `${expect.reply}${expect.codes === undefined ? '' : ` ${[...expect.codes].join('|')}`}${expect.id === ANY_ID ? '' : ` id ${canonical(expect.id)}`}`;
+        const wanted = `${expect.reply}${expect.codes === undefined ? '' : ` ${[...expect.codes].join('|')}`}${expect.id === ANY_ID ? '' : ` id ${canonical(expect.id)}`}${expect.unrecovered === true ? ' with "recovered":false and no offset' : ''}`;
         live.violation(caseId, `${sent} → ${JSON.stringify(reply).slice(0, 200)}; the contract says ${wanted}`);
         // The connection's state (grants, subscriptions) may now differ from the model's: judge no further.
         return 'wrong reply';
