@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { API_KEY } from '../../helpers/tokens.js';
+import { invalidTopic, validTopic } from './arbitraries.js';
 import { bodyText, expectBody, messagesIfReplaced } from './body-model.js';
 import { HTTP_ERROR_STATUS, LIMITS } from './contract.js';
 import { canonical, tryParse } from './json.js';
@@ -19,9 +20,29 @@ export const HTTP_MAX_MESSAGE = 4096;
 
 export type Framing = 'length' | 'chunked' | 'chunked with a trailer' | 'chunk extensions' | 'expect 100-continue' | 'none' | 'length short' | 'length long' | 'length not a number' | 'length negative' | 'two lengths' | 'length and chunked' | 'bad chunk size';
 
+/**
+ * An `Idempotency-Key` header: none, a valid one (unique, or from a small pool shared by cases), or a malformed
+ * one. A pool key always comes with the same body: cases that share it are retries of one request, which is what
+ * docs/protocol.md promises for (the doc does not say what a key reused for another request does).
+ */
+export type IdempotencyKind = 'none' | 'fresh' | 'pool' | '128 characters' | 'empty' | '129 characters' | 'non-ASCII' | 'tab';
+const VALID_KEYS: readonly IdempotencyKind[] = ['fresh', 'pool', '128 characters'];
+
+/** A `GET /v1/history` query, part by part (undefined: the parameter is absent). */
+export interface HistoryQuery {
+  topic: { kind: 'valid' | 'invalid' | 'malformed percent' | 'missing' | 'twice'; value: string };
+  limit: string | undefined;
+  since: string | undefined;
+  epoch: string | undefined;
+}
+
 export interface HttpCase {
   method: string;
   path: string;
+  /** With path /v1/history: the query. */
+  history: HistoryQuery | undefined;
+  idempotency: IdempotencyKind;
+  poolKey: number;
   auth: 'valid' | 'none' | 'wrong' | 'basic' | 'bearer without key' | 'lower-case scheme';
   contentType: 'application/json' | 'none' | 'text/plain' | 'application/json; charset=latin1';
   body: Uint8Array;
@@ -29,12 +50,27 @@ export interface HttpCase {
   chunks: number;
 }
 
+const historyQuery: fc.Arbitrary<HistoryQuery> = fc.record({
+  topic: fc.oneof(
+    { weight: 5, arbitrary: validTopic.map((value) => ({ kind: 'valid' as const, value })) },
+    { weight: 2, arbitrary: invalidTopic.map((value) => ({ kind: 'invalid' as const, value })) },
+    { weight: 1, arbitrary: fc.constantFrom({ kind: 'malformed percent' as const, value: 'a%ZZb' }, { kind: 'missing' as const, value: '' }, { kind: 'twice' as const, value: 'a.b' }) },
+  ),
+  limit: fc.option(fc.constantFrom('1', '50', '1000', '0', '1001', '-1', 'x', '1.5', '1e400', '', '99999999999999999999'), { nil: undefined }),
+  since: fc.option(fc.constantFrom('0', '41', '-1', 'x', '1.5', ''), { nil: undefined, freq: 3 }),
+  epoch: fc.option(fc.constantFrom('k3f9x2', 'a b', '', 'x'.repeat(65)), { nil: undefined, freq: 3 }),
+});
+
 export const httpCase: fc.Arbitrary<HttpCase> = fc.record({
   method: fc.oneof({ weight: 12, arbitrary: fc.constant('POST') }, { weight: 2, arbitrary: fc.constantFrom('GET', 'PUT', 'DELETE', 'OPTIONS', 'PATCH') }, { weight: 1, arbitrary: fc.constantFrom('FOO', 'post', 'P0ST') }),
   path: fc.oneof(
     { weight: 12, arbitrary: fc.constant('/v1/publish') },
+    { weight: 3, arbitrary: fc.constant('/v1/history') },
     { weight: 4, arbitrary: fc.constantFrom('/v1/publish?x=1', '/healthz', '/readyz', '/', '/V1/PUBLISH', '/v1/publish/x', '/metrics', '/v1', '/%2e%2e/v1/publish', `/${'x'.repeat(2000)}`, '/v1/publish#frag') },
   ),
+  history: historyQuery,
+  idempotency: fc.constantFrom<IdempotencyKind>('none', 'none', 'none', 'fresh', 'pool', 'pool', '128 characters', 'empty', '129 characters', 'non-ASCII', 'tab'),
+  poolKey: fc.nat(3),
   auth: fc.constantFrom('valid', 'valid', 'valid', 'valid', 'none', 'wrong', 'basic', 'bearer without key', 'lower-case scheme'),
   contentType: fc.constantFrom('application/json', 'application/json', 'none', 'text/plain', 'application/json; charset=latin1'),
   body: fc.oneof(
@@ -48,24 +84,75 @@ export const httpCase: fc.Arbitrary<HttpCase> = fc.record({
 /**
  * Bodies over the 1 MiB limit, which docs/protocol.md answers with 413: a node that closes the connection while
  * such a body is still arriving makes the kernel answer the unread bytes with a reset, and the client never
- * sees the 413 (measured: 33 of 40 requests with a 4 MB body, on a quiet machine).
+ * sees the 413 (measured: 33 of 40 requests with a 4 MB body on a quiet machine, fewer under load: eight of them
+ * make a run all but certain to catch it).
  */
-export const httpCorpus: HttpCase[] = [1, 2, 3].map((i) => ({
+export const httpCorpus: HttpCase[] = [1, 2, 3, 1, 2, 3, 1, 2].map((i, n) => ({
   method: 'POST',
   path: '/v1/publish',
+  history: undefined,
+  idempotency: 'none',
+  poolKey: 0,
   auth: 'valid',
   contentType: 'application/json',
   body: Buffer.from(`{"topic":"fz.h.${i}","data":"${'x'.repeat(4 * LIMITS.bodyBytes)}"}`),
-  framing: i === 3 ? 'chunked' : 'length',
+  framing: n % 3 === 2 ? 'chunked' : 'length',
   chunks: 4,
 }));
 
-function encode(c: HttpCase, host: string): { bytes: Buffer; bodySeen: Uint8Array | undefined } {
+/** Percent-encoding of the UTF-8 bytes (encodeURIComponent throws on a lone surrogate; its bytes are U+FFFD's). */
+const percent = (value: string): string => [...Buffer.from(value, 'utf8')].map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+
+function historyTarget(q: HistoryQuery): string {
+  const params: string[] = [];
+  if (q.topic.kind === 'valid' || q.topic.kind === 'invalid') params.push(`topic=${percent(q.topic.value)}`);
+  if (q.topic.kind === 'malformed percent') params.push(`topic=${q.topic.value}`);
+  if (q.topic.kind === 'twice') params.push('topic=a.b', 'topic=c.d');
+  if (q.limit !== undefined) params.push(`limit=${q.limit}`);
+  if (q.since !== undefined) params.push(`since=${q.since}`);
+  if (q.epoch !== undefined) params.push(`epoch=${percent(q.epoch)}`);
+  return `/v1/history${params.length > 0 ? `?${params.join('&')}` : ''}`;
+}
+
+const POOL_BODIES = [
+  '{"topic":"fz.h.0","data":{"pool":0}}',
+  '{"messages":[{"topic":"fz.h.1","data":{"pool":1,"i":0}},{"topic":"fz.h.2","data":{"pool":1,"i":1}}]}',
+  '{"topic":"fz.h.3","data":"pool-2"}',
+  '{"messages":[{"topic":"fz.h.0","data":[3]},{"topic":"fz.h.0","data":[3]}]}',
+];
+
+/** The body a case sends: its own, or its pool key's. */
+const bodyOf = (c: HttpCase): Uint8Array => (c.idempotency === 'pool' ? Buffer.from(POOL_BODIES[c.poolKey % POOL_BODIES.length]!) : c.body);
+
+/** The Idempotency-Key a case sends, unique per case or shared through the pool (within one run: the prefix is the run's). */
+export function idempotencyKey(c: HttpCase, caseId: string, runId: string): string | undefined {
+  switch (c.idempotency) {
+    case 'none':
+      return undefined;
+    case 'fresh':
+      return `fz-${runId}-${caseId}`;
+    case 'pool':
+      return `fz-${runId}-pool-${c.poolKey}`;
+    case '128 characters':
+      return `fz-${runId}-${caseId}-`.padEnd(128, 'k').slice(-128);
+    case 'empty':
+      return '';
+    case '129 characters':
+      return 'k'.repeat(129);
+    case 'non-ASCII':
+      return 'clé';
+    case 'tab':
+      return 'a\tb';
+  }
+}
+
+function encode(c: HttpCase, host: string, key: string | undefined): { bytes: Buffer; bodySeen: Uint8Array | undefined } {
   const headers: [string, string][] = [['Host', host]];
+  if (key !== undefined) headers.push(['Idempotency-Key', key]);
   const auth = { valid: `Bearer ${API_KEY}`, none: undefined, wrong: `Bearer ${API_KEY}-wrong`, basic: `Basic ${Buffer.from(`k:${API_KEY}`).toString('base64')}`, 'bearer without key': 'Bearer', 'lower-case scheme': `bearer ${API_KEY}` }[c.auth];
   if (auth !== undefined) headers.push(['Authorization', auth]);
   if (c.contentType !== 'none') headers.push(['Content-Type', c.contentType]);
-  const body = Buffer.from(c.body);
+  const body = Buffer.from(bodyOf(c));
   let payload: Buffer = body;
   // What the server reads as this request's body when the framing is honest (undefined when it is not).
   let bodySeen: Uint8Array | undefined = body;
@@ -129,7 +216,8 @@ function encode(c: HttpCase, host: string): { bytes: Buffer; bodySeen: Uint8Arra
       bodySeen = undefined;
       break;
   }
-  return { bytes: encodeRequest({ method: c.method, target: c.path, headers, body: payload }), bodySeen };
+  const target = c.path === '/v1/history' && c.history !== undefined ? historyTarget(c.history) : c.path;
+  return { bytes: encodeRequest({ method: c.method, target, headers, body: payload }), bodySeen };
 }
 
 type Expected = { status: number; code?: string; codes?: ReadonlySet<string>; accepted?: number; messages?: { topic: string; data: unknown }[] } | 'any';
@@ -140,6 +228,8 @@ function expectHttp(c: HttpCase, bodySeen: Uint8Array | undefined): Expected {
   const path = c.path.split('?')[0]!.split('#')[0]!;
   if (path === '/healthz' || path === '/readyz') return c.method === 'GET' ? { status: path === '/healthz' ? 200 : -200 } : 'any';
   if (c.path.includes('#') || c.path.startsWith('/%2e')) return 'any';
+  if (path === '/v1/history') return c.method === 'GET' ? expectHistory(c) : 'any';
+  if (c.idempotency !== 'none' && !VALID_KEYS.includes(c.idempotency)) return 'any';
   if (path !== '/v1/publish') return { status: 404, code: 'not_found' };
   if (c.method !== 'POST') return { status: 405, code: 'method_not_allowed' };
   if (c.auth === 'lower-case scheme') return 'any';
@@ -151,13 +241,30 @@ function expectHttp(c: HttpCase, bodySeen: Uint8Array | undefined): Expected {
   return { status: 202, accepted: verdict.messages.length, messages: verdict.messages };
 }
 
+/** docs/protocol.md, "GET /v1/history", on a node where no topic has history. */
+function expectHistory(c: HttpCase): Expected {
+  const q = c.history!;
+  if (c.auth === 'lower-case scheme' || q.topic.kind === 'twice' || q.limit === '') return 'any';
+  if (c.auth !== 'valid') return { status: 401, code: 'unauthorized' };
+  const topicOk = q.topic.kind === 'valid';
+  const limitOk = q.limit === undefined || (/^[0-9]+$/.test(q.limit) && Number(q.limit) >= 1 && Number(q.limit) <= 1000);
+  const sinceOk = (q.since === undefined) === (q.epoch === undefined) && (q.since === undefined || (/^[0-9]+$/.test(q.since) && /^[A-Za-z0-9_-]{1,64}$/.test(q.epoch!)));
+  if (!topicOk) return { status: -1, codes: new Set(['bad_request', 'invalid_topic']) };
+  // A topic without history, with a bad limit or since: which the node reports first the doc does not say.
+  if (!limitOk || !sinceOk) return { status: -1, codes: new Set(['bad_request', 'no_history']) };
+  return { status: 404, code: 'no_history' };
+}
+
 export function describeHttp(c: HttpCase): string {
-  return `${c.method} ${c.path.length > 60 ? `${c.path.slice(0, 60)}…` : c.path}, auth ${c.auth}, content-type ${c.contentType}, ${c.framing}${c.framing === 'chunked' ? ` in ${c.chunks}` : ''}, body ${preview(c.body, 200)}`;
+  const path = c.path === '/v1/history' && c.history !== undefined ? historyTarget(c.history) : c.path;
+  return `${c.method} ${path.length > 80 ? `${path.slice(0, 80)}…` : path}${c.idempotency === 'none' ? '' : `, Idempotency-Key ${c.idempotency}${c.idempotency === 'pool' ? ` #${c.poolKey}` : ''}`}, auth ${c.auth}, content-type ${c.contentType}, ${c.framing}${c.framing === 'chunked' ? ` in ${c.chunks}` : ''}, body ${preview(bodyOf(c), 200)}`;
 }
 
 /** Messages the node accepted for the observed topics, as `topic\ncanonical data` → count. */
 export class Ledger {
   readonly expected = new Map<string, number>();
+  /** Per `Idempotency-Key#index`: how many 202s published the message, and how many called it a duplicate. */
+  readonly keyed = new Map<string, { published: number; duplicate: number }>();
   add(topic: string, data: unknown): void {
     if (!OBSERVED_TOPICS.includes(topic)) return;
     const key = `${topic}\n${canonical(data)}`;
@@ -168,7 +275,8 @@ export class Ledger {
 export async function runHttpCase(live: Live, c: HttpCase, caseId: string, ledger: Ledger): Promise<string> {
   const conn = await RawConnection.open(live.node.port);
   try {
-    const { bytes, bodySeen } = encode(c, `127.0.0.1:${live.node.port}`);
+    const key = idempotencyKey(c, caseId, live.prefix);
+    const { bytes, bodySeen } = encode(c, `127.0.0.1:${live.node.port}`, key);
     conn.write(bytes);
     if (c.framing === 'length long') conn.end();
     const expected = expectHttp(c, bodySeen);
@@ -196,7 +304,7 @@ export async function runHttpCase(live: Live, c: HttpCase, caseId: string, ledge
         if (!(res.status === 200 && body?.status === 'ready') && !(res.status === 503 && body?.status === 'not_ready')) live.violation(caseId, `/readyz answered ${res.status} ${text.slice(0, 100)}`);
       } else if (expected.status === -1) {
         if (typeof code !== 'string' || !expected.codes!.has(code)) live.violation(caseId, `HTTP ${res.status} ${String(code)}; the contract says ${[...expected.codes!].join('|')}`);
-      } else if (res.status !== expected.status || (expected.code !== undefined && code !== expected.code) || (expected.accepted !== undefined && body?.accepted !== expected.accepted)) {
+      } else if (res.status !== expected.status || (expected.code !== undefined && code !== expected.code) || (expected.accepted !== undefined && key === undefined && body?.accepted !== expected.accepted)) {
         live.violation(caseId, `HTTP ${res.status} ${text.slice(0, 160)}; the contract says ${expected.status}${expected.code === undefined ? '' : ` ${expected.code}`}${expected.accepted === undefined ? '' : ` {"accepted":${expected.accepted}}`}`);
       }
     }
@@ -206,12 +314,27 @@ export async function runHttpCase(live: Live, c: HttpCase, caseId: string, ledge
     if (res.status === 202) {
       let messages = expected !== 'any' ? expected.messages : undefined;
       if (messages === undefined) {
-        const verdict = expectBody(bodySeen ?? c.body, HTTP_MAX_MESSAGE);
-        messages = verdict.verdict === 'accept' ? verdict.messages : verdict.verdict === 'either' ? messagesIfReplaced(bodySeen ?? c.body, HTTP_MAX_MESSAGE) : undefined;
+        const verdict = expectBody(bodySeen ?? bodyOf(c), HTTP_MAX_MESSAGE);
+        messages = verdict.verdict === 'accept' ? verdict.messages : verdict.verdict === 'either' ? messagesIfReplaced(bodySeen ?? bodyOf(c), HTTP_MAX_MESSAGE) : undefined;
       }
       // A 202 the contract does not allow is reported above; its messages were published all the same.
-      messages ??= messagesAsWritten(bodySeen ?? c.body);
-      for (const m of messages) ledger.add(m.topic, m.data);
+      messages ??= messagesAsWritten(bodySeen ?? bodyOf(c));
+      // With an Idempotency-Key, the 202 lists each message; a duplicate was not published again.
+      const entries = Array.isArray(body?.messages) ? (body.messages as { duplicate?: unknown }[]) : undefined;
+      if (entries !== undefined && entries.length !== messages.length) live.violation(caseId, `a 202 lists ${entries.length} messages for a request of ${messages.length}`);
+      messages.forEach((m, i) => {
+        const duplicate = entries?.[i]?.duplicate === true;
+        if (duplicate && key === undefined) live.violation(caseId, 'a message without an Idempotency-Key was called a duplicate');
+        if (key !== undefined && VALID_KEYS.includes(c.idempotency)) {
+          const k = `${key}#${i}`;
+          const seen = ledger.keyed.get(k) ?? { published: 0, duplicate: 0 };
+          if (duplicate) seen.duplicate++;
+          else seen.published++;
+          ledger.keyed.set(k, seen);
+        }
+        if (!duplicate) ledger.add(m.topic, m.data);
+      });
+      if (entries?.some((e) => e.duplicate === true)) label += ' (duplicates)';
       if (bodySeen === undefined) label += ` despite ${c.framing}`;
     }
     return label;
@@ -235,6 +358,11 @@ export function ledgerProblems(ledger: Ledger, received: Record<string, unknown>
   for (const [key, n] of got) {
     const want = ledger.expected.get(key) ?? 0;
     if (n > want) problems.push(`delivered ${n}× but accepted ${want}× (published without a 202, or twice): ${key.replace('\n', ' ').slice(0, 200)}`);
+  }
+  // docs/protocol.md, "Idempotency": what went out under a key goes out once.
+  for (const [key, seen] of ledger.keyed) {
+    if (seen.published > 1) problems.push(`published ${seen.published}× under one Idempotency-Key and index: ${key}`);
+    if (seen.published === 0 && seen.duplicate > 0) problems.push(`called a duplicate ${seen.duplicate}× but never published: ${key}`);
   }
   return problems;
 }

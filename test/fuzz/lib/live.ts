@@ -253,7 +253,12 @@ export class Live {
         const index = indices[next++]!;
         const input = inputAt(index);
         const caseId = `${this.target}#${index}`;
-        const description = describe(input);
+        let description: string;
+        try {
+          description = describe(input);
+        } catch (error) {
+          description = `(not describable: ${String(error)})`;
+        }
         this.inFlight.set(caseId, description);
         try {
           const outcome = await runCase(input, caseId);
