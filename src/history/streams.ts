@@ -226,7 +226,8 @@ export class TopicStream {
   /** The topic is no longer held locally: drop everything. */
   close(): void {
     this.closed = true;
-    this.failPending('unsubscribed');
+    // Only a failed broker subscription closes a stream with subscribes still pending.
+    this.failPending('broker unavailable');
     this.catchingUp = [];
     this.window = undefined;
     this.held = [];
