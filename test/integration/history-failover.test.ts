@@ -107,10 +107,11 @@ describe('history failover - three nodes over one Redis, one of them lost', () =
         }
       }
       const replayed = moved.reduce((sum, f) => sum + f.replayed, 0);
-      console.log(`[history failover] ${publisher.count} published (${before} before the loss), ${moved.length} clients moved, ${replayed} messages replayed to them`);
+      const nonEmpty = moved.filter((f) => f.nonEmptyRecoveries > 0).length;
+      console.log(`[history failover] ${publisher.count} published (${before} before the loss), ${moved.length} clients moved, ${nonEmpty} of them with something to replay, ${replayed} messages replayed`);
       expect(moved).toHaveLength(CLIENTS / nodes.length);
-      expect(publisher.count - before).toBeGreaterThanOrEqual(200);
-      expect(replayed).toBeGreaterThanOrEqual(moved.length);
+      expect(publisher.count - before).toBeGreaterThanOrEqual(100);
+      expect(nonEmpty).toBeGreaterThanOrEqual(50);
     } finally {
       for (const { follower } of followers) follower.stop();
       await publisher.stop();
