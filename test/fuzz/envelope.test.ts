@@ -17,8 +17,16 @@ function check(bytes: Uint8Array): void {
   const raw = Buffer.from(bytes).toString('utf8');
   const expected = expectEnvelope(bytes);
   const outcome = decode(raw, RECEIVED);
-  tally.count(outcome.ok ? 'delivered' : 'dropped');
+  tally.count(outcome.ok === 'presence' ? 'presence event' : outcome.ok ? 'delivered' : 'dropped');
   const what = raw.length > 300 ? `${raw.slice(0, 200)}…(${raw.length} chars)` : raw;
+  if (outcome.ok === 'presence') {
+    // A presence event becomes join/leave frames: its parts must be what a frame can carry.
+    expect(['join', 'leave'], `presence event: ${what}`).toContain(outcome.event);
+    expect(typeof outcome.sub, what).toBe('string');
+    if (outcome.info !== undefined) expect(tryParse(outcome.info).ok, `info is JSON text: ${what}`).toBe(true);
+    expect(expected.verdict, `decoded as a presence event: ${what}`).toBe('either');
+    return;
+  }
   if (outcome.ok) {
     // What is delivered becomes a `message` frame: its data must be JSON and its ts a finite number.
     expect(tryParse(outcome.data).ok, `delivered data is JSON text: ${what}`).toBe(true);
@@ -31,7 +39,7 @@ function check(bytes: Uint8Array): void {
     return;
   }
   expect(outcome.ok, `must be delivered: ${what}`).toBe(true);
-  if (!outcome.ok) return;
+  if (outcome.ok !== true) return;
   expect(canonical(JSON.parse(outcome.data)), `data intact: ${what}`).toBe(canonical(expected.data));
   if (expected.ts === undefined) expect(outcome.ts, 'no usable ts: the receive time').toBe(RECEIVED);
   else expect([expected.ts, Math.trunc(expected.ts)], 'the publisher\'s ts is kept').toContain(outcome.ts);
@@ -49,7 +57,7 @@ describe('envelope fuzz - decodeEnvelope / encodeEnvelope against docs/protocol.
     fc.assert(
       fc.property(fc.constantFrom(LIMITS.dataDepth - 1, LIMITS.dataDepth, LIMITS.dataDepth + 1, 5000, 100_000), fc.constantFrom('array', 'object', 'mixed') as fc.Arbitrary<'array' | 'object' | 'mixed'>, (depth, kind) => {
         const outcome = decode(`{"data":${nestedText(depth, kind)},"ts":5}`, RECEIVED);
-        tally.count(`depth ${depth <= LIMITS.dataDepth ? '<=64' : '>64'} ${outcome.ok ? 'delivered' : 'dropped'}`);
+        tally.count(`depth ${depth <= LIMITS.dataDepth ? '<=64' : '>64'} ${outcome.ok === true ? 'delivered' : 'dropped'}`);
         expect(outcome.ok, `data ${depth} deep (${kind})`).toBe(depth <= LIMITS.dataDepth);
       }),
       property(tally, 50, 500),
@@ -63,9 +71,9 @@ describe('envelope fuzz - decodeEnvelope / encodeEnvelope against docs/protocol.
       fc.property(data, fc.integer({ min: 1, max: 2 ** 47 }), (dataJson, ts) => {
         const raw = encode(dataJson, ts);
         const outcome = decode(raw, RECEIVED);
-        tally.count(`round trip ${outcome.ok ? 'ok' : 'dropped'}`);
+        tally.count(`round trip ${outcome.ok === true ? 'ok' : 'dropped'}`);
         expect(outcome.ok, `round trip of ${dataJson.slice(0, 200)}`).toBe(true);
-        if (!outcome.ok) return;
+        if (outcome.ok !== true) return;
         expect(canonical(JSON.parse(outcome.data))).toBe(canonical(JSON.parse(dataJson)));
         expect(outcome.ts).toBe(ts);
       }),

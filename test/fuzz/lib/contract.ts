@@ -26,6 +26,17 @@ function tableAfter(text: string, heading: string): string[][] {
 
 const backticked = (cell: string): string[] => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
 
+const frameType = (cell: string): string | undefined => /"type":"([a-z_]+)"/.exec(cell)?.[1];
+
+/** Client frame types (docs/protocol.md, "## Client frames" table). */
+export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(tableAfter(protocol, '## Client frames').flatMap((row) => frameType(row[0]!) ?? []));
+
+/** Server frame types (docs/protocol.md, "## Server frames" table). */
+export const SERVER_FRAME_TYPES: ReadonlySet<string> = new Set(tableAfter(protocol, '## Server frames').flatMap((row) => frameType(row[0]!) ?? []));
+
+/** Server frames that answer a client frame: those of the table that carry its `id`. */
+export const REPLY_FRAME_TYPES: ReadonlySet<string> = new Set(tableAfter(protocol, '## Server frames').flatMap((row) => (row[0]!.includes('"id"') ? frameType(row[0]!) ?? [] : [])));
+
 /** Codes an `error` frame may carry (docs/protocol.md, "### Errors"). */
 export const WS_ERROR_CODES: ReadonlySet<string> = new Set(tableAfter(protocol, '### Errors').map((row) => backticked(row[0]!)[0]!));
 

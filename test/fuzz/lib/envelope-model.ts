@@ -20,6 +20,9 @@ export function expectEnvelope(bytes: Uint8Array): EnvelopeExpectation {
   // An envelope is one object around `data`: deeper than data's limit + 1 means the data or an ignored field is too deep.
   const deep = textDepth(text) > LIMITS.dataDepth + 1;
   const parsed = tryParse(text);
+  // A presence event ({"event":"join","sub":...}, docs/protocol.md "Presence") travels on the same channel; what a
+  // node makes of a hostile one the doc does not say, beyond that it must not take the node down.
+  if (parsed.ok && isPlainObject(parsed.value) && hasOwn(parsed.value, 'event')) return { verdict: 'either' };
   if (!parsed.ok || !isPlainObject(parsed.value) || !hasOwn(parsed.value, 'data')) return { verdict: 'drop' };
   const envelope = parsed.value;
   if (deep) {
@@ -62,9 +65,20 @@ export const envelopeText: fc.Arbitrary<string> = fc
     return `{${entries.filter((e) => e !== undefined).join(',')}}`;
   });
 
+/** Presence events as the Redis Functions publish them, and hostile ones: any event, sub and info. */
+export const presenceEventText: fc.Arbitrary<string> = fc
+  .tuple(
+    fc.constantFrom('"join"', '"leave"', '"join"', '"other"', '1', 'null', '["join"]'),
+    fc.oneof(fc.stringMatching(/^[a-z0-9_-]{1,12}$/).map((t) => JSON.stringify(t)), fc.constantFrom('""', '5', 'null', JSON.stringify('x'.repeat(5000)), '"a.b"', '"\ud800"'), nestedJsonText),
+    fc.option(fc.oneof(fc.constantFrom('{"name":"Alice"}', '{}', '"str"', '1e400', 'null', '[1]', nestedText(9, 'object'), nestedText(5000, 'object'), nestedText(100_000, 'mixed')), jsonText, bulkyText), { nil: undefined }),
+    fc.boolean(),
+  )
+  .map(([event, sub, info, withData]) => `{"event":${event},"sub":${sub}${info === undefined ? '' : `,"info":${info}`}${withData ? ',"data":1' : ''}}`);
+
 /** Any bytes a backend (or an attacker with Redis access) could PUBLISH. */
 export const envelopeBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
   { weight: 8, arbitrary: envelopeText.map((t) => Buffer.from(t) as Uint8Array) },
+  { weight: 2, arbitrary: presenceEventText.map((t) => Buffer.from(t) as Uint8Array) },
   { weight: 2, arbitrary: mutated(envelopeText) },
   { weight: 1, arbitrary: fc.oneof(jsonText, nestedJsonText, bulkyText, fc.constantFrom('', 'null', '[]', '"data"', '{"data"}', 'PING')).map((t) => Buffer.from(t) as Uint8Array) },
   { weight: 1, arbitrary: fc.tuple(invalidUtf8, fc.boolean()).map(([bad, inData]) => new Uint8Array(inData ? Buffer.concat([Buffer.from('{"data":"'), Buffer.from(bad), Buffer.from('"}')]) : Buffer.from(bad))) },

@@ -65,7 +65,7 @@ export const httpCase: fc.Arbitrary<HttpCase> = fc.record({
   method: fc.oneof({ weight: 12, arbitrary: fc.constant('POST') }, { weight: 2, arbitrary: fc.constantFrom('GET', 'PUT', 'DELETE', 'OPTIONS', 'PATCH') }, { weight: 1, arbitrary: fc.constantFrom('FOO', 'post', 'P0ST') }),
   path: fc.oneof(
     { weight: 12, arbitrary: fc.constant('/v1/publish') },
-    { weight: 3, arbitrary: fc.constant('/v1/history') },
+    { weight: 3, arbitrary: fc.constantFrom('/v1/history', '/v1/presence', '/v1/presence/count') },
     { weight: 4, arbitrary: fc.constantFrom('/v1/publish?x=1', '/healthz', '/readyz', '/', '/V1/PUBLISH', '/v1/publish/x', '/metrics', '/v1', '/%2e%2e/v1/publish', `/${'x'.repeat(2000)}`, '/v1/publish#frag') },
   ),
   history: historyQuery,
@@ -103,7 +103,7 @@ export const httpCorpus: HttpCase[] = [1, 2, 3, 1, 2, 3, 1, 2].map((i, n) => ({
 /** Percent-encoding of the UTF-8 bytes (encodeURIComponent throws on a lone surrogate; its bytes are U+FFFD's). */
 const percent = (value: string): string => [...Buffer.from(value, 'utf8')].map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
 
-function historyTarget(q: HistoryQuery): string {
+function queryOf(q: HistoryQuery): string {
   const params: string[] = [];
   if (q.topic.kind === 'valid' || q.topic.kind === 'invalid') params.push(`topic=${percent(q.topic.value)}`);
   if (q.topic.kind === 'malformed percent') params.push(`topic=${q.topic.value}`);
@@ -111,8 +111,11 @@ function historyTarget(q: HistoryQuery): string {
   if (q.limit !== undefined) params.push(`limit=${q.limit}`);
   if (q.since !== undefined) params.push(`since=${q.since}`);
   if (q.epoch !== undefined) params.push(`epoch=${percent(q.epoch)}`);
-  return `/v1/history${params.length > 0 ? `?${params.join('&')}` : ''}`;
+  return params.length > 0 ? `?${params.join('&')}` : '';
 }
+
+/** The paths whose query a case builds: the history and presence APIs. */
+const QUERY_PATHS = ['/v1/history', '/v1/presence', '/v1/presence/count'];
 
 const POOL_BODIES = [
   '{"topic":"fz.h.0","data":{"pool":0}}',
@@ -216,7 +219,7 @@ function encode(c: HttpCase, host: string, key: string | undefined): { bytes: Bu
       bodySeen = undefined;
       break;
   }
-  const target = c.path === '/v1/history' && c.history !== undefined ? historyTarget(c.history) : c.path;
+  const target = QUERY_PATHS.includes(c.path) && c.history !== undefined ? `${c.path}${queryOf(c.history)}` : c.path;
   return { bytes: encodeRequest({ method: c.method, target, headers, body: payload }), bodySeen };
 }
 
@@ -229,6 +232,7 @@ function expectHttp(c: HttpCase, bodySeen: Uint8Array | undefined): Expected {
   if (path === '/healthz' || path === '/readyz') return c.method === 'GET' ? { status: path === '/healthz' ? 200 : -200 } : 'any';
   if (c.path.includes('#') || c.path.startsWith('/%2e')) return 'any';
   if (path === '/v1/history') return c.method === 'GET' ? expectHistory(c) : 'any';
+  if (path === '/v1/presence' || path === '/v1/presence/count') return c.method === 'GET' ? expectPresence(c) : 'any';
   if (c.idempotency !== 'none' && !VALID_KEYS.includes(c.idempotency)) return 'any';
   if (path !== '/v1/publish') return { status: 404, code: 'not_found' };
   if (c.method !== 'POST') return { status: 405, code: 'method_not_allowed' };
@@ -255,8 +259,19 @@ function expectHistory(c: HttpCase): Expected {
   return { status: 404, code: 'no_history' };
 }
 
+/** docs/protocol.md, "Presence" over HTTP, on a node where no topic has presence (the history parameters ride along). */
+function expectPresence(c: HttpCase): Expected {
+  const q = c.history!;
+  if (c.auth === 'lower-case scheme' || q.topic.kind === 'twice') return 'any';
+  if (c.auth !== 'valid') return { status: 401, code: 'unauthorized' };
+  if (q.topic.kind !== 'valid') return { status: -1, codes: new Set(['bad_request', 'invalid_topic']) };
+  // Parameters the presence API does not take: ignored, or refused; the doc does not say.
+  if (q.limit !== undefined || q.since !== undefined || q.epoch !== undefined) return { status: -1, codes: new Set(['bad_request', 'no_presence']) };
+  return { status: 404, code: 'no_presence' };
+}
+
 export function describeHttp(c: HttpCase): string {
-  const path = c.path === '/v1/history' && c.history !== undefined ? historyTarget(c.history) : c.path;
+  const path = QUERY_PATHS.includes(c.path) && c.history !== undefined ? `${c.path}${queryOf(c.history)}` : c.path;
   return `${c.method} ${path.length > 80 ? `${path.slice(0, 80)}…` : path}${c.idempotency === 'none' ? '' : `, Idempotency-Key ${c.idempotency}${c.idempotency === 'pool' ? ` #${c.poolKey}` : ''}`}, auth ${c.auth}, content-type ${c.contentType}, ${c.framing}${c.framing === 'chunked' ? ` in ${c.chunks}` : ''}, body ${preview(bodyOf(c), 200)}`;
 }
 

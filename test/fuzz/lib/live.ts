@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { scrape, withTimeout } from '../../helpers/client.js';
 import { API_KEY, SECRET, hs256 } from '../../helpers/tokens.js';
 import { FULL, Tally, seedFor } from './budget.js';
-import { CLOSE_CODES, WS_ERROR_CODES, LIMITS } from './contract.js';
+import { CLOSE_CODES, LIMITS, SERVER_FRAME_TYPES, WS_ERROR_CODES } from './contract.js';
 import { canonical } from './json.js';
 import { crashExcerpt, processStats, startFuzzNode, type FuzzNode, type ProcessStats } from './node.js';
 
@@ -35,8 +35,6 @@ export interface Violation {
   message: string;
 }
 
-/** Server frame types of docs/protocol.md ("Server frames"). */
-export const SERVER_FRAME_TYPES = new Set(['welcome', 'ack', 'pong', 'error', 'unsubscribed', 'message']);
 
 /** Checks one server text frame against "Server frames"; returns what is wrong with it, if anything. */
 export function serverFrameProblem(text: string): string | undefined {

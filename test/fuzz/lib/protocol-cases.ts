@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { SECRET } from '../../helpers/tokens.js';
 import { hostileDataText, invalidTopic, validTopic } from './arbitraries.js';
-import { LIMITS, referenceMatch, referenceTopicValid } from './contract.js';
+import { LIMITS, REPLY_FRAME_TYPES, referenceMatch, referenceTopicValid } from './contract.js';
 import { ANY_ID, expectFrame, frameBytes, sinceText } from './frame-model.js';
 import { canonical, isUtf8, nestedText } from './json.js';
 import { hostileToken, type Live } from './live.js';
@@ -139,7 +139,7 @@ export async function runProtocolCase(live: Live, c: ProtocolCase, caseId: strin
     }, timeoutMs);
     return found;
   };
-  const isReply = (r: Reply): boolean => r.type === 'ack' || r.type === 'pong' || r.type === 'error';
+  const isReply = (r: Reply): boolean => REPLY_FRAME_TYPES.has(String(r.type));
   try {
     for (const f of c.frames) {
       if (conn.closed) {

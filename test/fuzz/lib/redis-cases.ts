@@ -34,6 +34,10 @@ const envelope = (text: string, topic = 0): RedisCase => ({ topic, payload: Buff
 
 /** Issue 8, finding 1 through Redis, and the depth limit of contract-8 at its edge. */
 export const redisCorpus: RedisCase[] = [
+  // Presence events whose info or sub no token could carry, on topics with join/leave.
+  envelope(`{"event":"join","sub":"mallory","info":${nestedText(5000, 'object')}}`),
+  envelope(`{"event":"leave","sub":${nestedText(5000)},"info":{"a":1}}`, 1),
+  envelope(`{"event":"join","sub":"mallory","info":"${'i'.repeat(300_000)}"}`, 2),
   envelope(`{"data":${nestedText(5000)}}`),
   envelope(`{"data":${nestedText(100_000, 'object')}}`),
   envelope(`{"data":${nestedText(LIMITS.dataDepth)}}`, 1),
@@ -56,6 +60,8 @@ export class RedisLedger {
   drops = 0;
   either = 0;
   sent = 0;
+  /** Envelopes with an `event` (presence events, hostile or not): neither messages nor necessarily counted as dropped. */
+  events = 0;
 }
 
 export async function runRedisCase(live: Live, c: RedisCase, caseId: string, ledger: RedisLedger): Promise<string> {
@@ -70,6 +76,7 @@ export async function runRedisCase(live: Live, c: RedisCase, caseId: string, led
   } else if (expected.verdict === 'drop') ledger.drops++;
   else {
     ledger.either++;
+    if (/"event"\s*:/.test(Buffer.from(c.payload).toString('utf8'))) ledger.events++;
     const replaced = expectEnvelope(Buffer.from(Buffer.from(c.payload).toString('utf8')));
     if (replaced.verdict === 'deliver') {
       const key = `${topic}\n${canonical(replaced.data)}`;

@@ -1,11 +1,12 @@
 /** Runs one WebSocket case on a raw TCP connection and checks everything the node sent back. */
 import { RawConnection } from './raw.js';
 import { closeProblem, hostileToken, serverFrameProblem, type Live } from './live.js';
+import { REPLY_FRAME_TYPES } from './contract.js';
 import { isUtf8 } from './json.js';
 import { Opcode, encodeFrame, encodeRequest, textFrame, upgradeHeaders, type FrameSpec } from './wire.js';
 import { legalFrames, sizeFrames, type WsCase } from './ws-cases.js';
 
-const REPLY_TYPES = new Set(['ack', 'pong', 'error']);
+
 const CASE_TIMEOUT_MS = 8000;
 
 /** Opens a WebSocket on a raw socket with a token that may subscribe and publish anywhere; resolves after the welcome. */
@@ -72,7 +73,7 @@ async function drive(live: Live, conn: RawConnection, c: WsCase, caseId: string)
 
   const expectReplies = messages + (sizeOk ? 1 : 0) + 1;
   const textFrames = (): string[] => conn.frames.slice(1).filter((f) => f.opcode === Opcode.text).map((f) => f.payload.toString('utf8'));
-  const replies = (): number => textFrames().filter((text) => { try { return REPLY_TYPES.has((JSON.parse(text) as { type: string }).type); } catch { return false; } }).length;
+  const replies = (): number => textFrames().filter((text) => { try { return REPLY_FRAME_TYPES.has((JSON.parse(text) as { type: string }).type); } catch { return false; } }).length;
   const probeAnswered = (): boolean => textFrames().some((text) => text.includes(`"${probeId}"`));
   const inStep = t === undefined || sizeOk;
   if (inStep) await conn.until(() => probeAnswered() && replies() >= expectReplies, CASE_TIMEOUT_MS);
