@@ -112,6 +112,13 @@ export function expectToken(parts: TokenParts, now: number, requireExp: boolean,
       if (!values.some((v) => typeof v === 'string' && checks.audience!.includes(v))) invalid.push('aud');
       else if (Array.isArray(aud) && aud.some((v) => typeof v !== 'string')) unsure = true;
     }
+    // docs/protocol.md, "Presence": `info`, when present, is a JSON object of at most 1024 bytes nested at most 8 levels.
+    if (hasOwn(claims, 'info')) {
+      const info = claims.info;
+      const bytes = isPlainObject(info) ? Buffer.byteLength(JSON.stringify(info)) : 0;
+      if (!isPlainObject(info) || textDepth(JSON.stringify(info)) > 8 || bytes > 1100) invalid.push('info');
+      else if (bytes > 900) unsure = true;
+    }
     for (const name of ['topics', 'publish']) {
       if (!hasOwn(claims, name)) continue;
       const valid = patternsValid(claims[name]);
@@ -168,9 +175,13 @@ export function payloadText(now: number): fc.Arbitrary<string> {
       fc.option(fc.constantFrom('"__proto__":{"sub":"root"}', '"constructor":{"prototype":{"exp":1}}', '"sub":"shadow"'), { nil: undefined, freq: 6 }),
       claim('iss', fc.constantFrom(`"${ISSUER}"`, `"${ISSUER}"`, '"https://other.example"', '1', 'null', `["${ISSUER}"]`)),
       claim('aud', fc.constantFrom('"herald"', '["x","other"]', '["x"]', '"nope"', '5', '[]', '["herald",1]', '{"herald":1}')),
+      claim(
+        'info',
+        fc.constantFrom('{"name":"Alice"}', '{}', nestedText(8, 'object'), nestedText(9, 'object'), '"Alice"', '[1]', 'null', '1e400', `{"bio":"${'b'.repeat(800)}"}`, `{"bio":"${'b'.repeat(1200)}"}`, '{"__proto__":{"admin":true}}', nestedText(5000, 'object')),
+      ),
     )
-    .map(([sub, exp, nbf, iat, topics, publish, extra, proto, iss, aud]) => {
-      const entries = [sub === undefined ? undefined : `"sub":${sub}`, exp === undefined ? undefined : `"exp":${exp}`, nbf, iat, topics, publish, extra === undefined ? undefined : `"x":${extra}`, proto, iss, aud];
+    .map(([sub, exp, nbf, iat, topics, publish, extra, proto, iss, aud, info]) => {
+      const entries = [sub === undefined ? undefined : `"sub":${sub}`, exp === undefined ? undefined : `"exp":${exp}`, nbf, iat, topics, publish, extra === undefined ? undefined : `"x":${extra}`, proto, iss, aud, info];
       return `{${entries.filter((e) => e !== undefined).join(',')}}`;
     });
 }
