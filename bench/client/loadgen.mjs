@@ -15,7 +15,7 @@ export const MAX_SOCKETS_PER_WORKER = 19_000;
 /**
  * @typedef {object} LoadSpec
  * @property {string} dialect
- * @property {number[]} ports  connection i goes to ports[i % ports.length]
+ * @property {number[]} ports  connection i goes to ports[⌊i / topics⌋ % ports.length]: each topic's connections take the nodes in turn
  * @property {number} connections
  * @property {number} topics   connection i subscribes to `${prefix}${i % topics}`
  * @property {string} prefix
@@ -26,15 +26,17 @@ export const MAX_SOCKETS_PER_WORKER = 19_000;
 /**
  * The workers' recoveries (reconnect) summed: acks by `recovered`, connections
  * caught up, when the first worker started and the last connection caught up,
- * and each connection's time from opening to caught up; null outside a recovery.
+ * and each connection's time from opening to its ack and to caught up; null outside a recovery.
  */
 function recoveryOf(parts) {
   const rs = parts.map((p) => p.recovery).filter((r) => r !== null);
   if (rs.length === 0) return null;
   const hist = new Histogram();
+  const ackHist = new Histogram();
   const acks = { recovered: 0, notRecovered: 0, none: 0 };
   for (const r of rs) {
     hist.add(r.hist);
+    ackHist.add(r.ackHist);
     for (const k of Object.keys(acks)) acks[k] += r.acks[k];
   }
   return {
@@ -44,6 +46,7 @@ function recoveryOf(parts) {
     startedUs: Math.min(...rs.map((r) => r.startedUs)),
     lastCaughtUpUs: Math.max(...rs.map((r) => r.lastCaughtUpUs)),
     hist,
+    ackHist,
   };
 }
 

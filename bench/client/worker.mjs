@@ -55,9 +55,14 @@ let settledOne = null;
 /**
  * The recovery in progress (reconnect), null otherwise: its step, its acks by
  * `recovered`, and when each connection had every message of the step (caught up).
- * @type {{ step: number, startedUs: number, acks: { recovered: number, notRecovered: number, none: number }, caughtUp: number, lastCaughtUpUs: number, hist: Histogram } | null}
+ * @type {{ step: number, startedUs: number, acks: { recovered: number, notRecovered: number, none: number }, caughtUp: number, lastCaughtUpUs: number, hist: Histogram, ackHist: Histogram } | null}
  */
 let recovery = null;
+
+/** A connection of the recovery is acknowledged: record how long after it opened. */
+function acked(conn) {
+  recovery.ackHist.record(nowUs() - conn.openedUs);
+}
 
 /** A connection of the recovery has every message of its step: record when. */
 function caughtUp(conn, atUs) {
@@ -100,6 +105,7 @@ const sink = {
       if (conn.recovered === true) acks.recovered++;
       else if (conn.recovered === false) acks.notRecovered++;
       else acks.none++;
+      acked(conn);
       // Nothing to receive on its topic: caught up with the ack.
       if (conn.caughtUpUs === 0 && ledger.wanted(conn.topic) === 0) caughtUp(conn, nowUs());
     }
@@ -182,7 +188,9 @@ function openAll(list, concurrency) {
       while (inFlight < concurrency && next < list.length) {
         const conn = list[next];
         const index = conn.index;
-        const port = spec.ports[index % spec.ports.length];
+        // Topic t's connections are t, t + topics, t + 2·topics, …: they take the nodes in turn, so that every
+        // node holds every topic (index % nodes would put a topic on one node whenever nodes divides topics).
+        const port = spec.ports[Math.floor(index / spec.topics) % spec.ports.length];
         const localAddress = spec.localAddresses?.length ? spec.localAddresses[Math.floor(index / spec.ports.length) % spec.localAddresses.length] : undefined;
         conn.openedUs = nowUs();
         conn.open({ host: spec.host, port, localAddress, path: dialect.path(spec, index, topicNames[conn.topic]) });
@@ -226,7 +234,7 @@ function expect(request) {
 }
 
 function stats() {
-  const r = recovery === null ? null : { step: recovery.step, startedUs: recovery.startedUs, acks: recovery.acks, caughtUp: recovery.caughtUp, lastCaughtUpUs: recovery.lastCaughtUpUs, hist: recovery.hist.toJSON() };
+  const r = recovery === null ? null : { step: recovery.step, startedUs: recovery.startedUs, acks: recovery.acks, caughtUp: recovery.caughtUp, lastCaughtUpUs: recovery.lastCaughtUpUs, hist: recovery.hist.toJSON(), ackHist: recovery.ackHist.toJSON() };
   return { ...ledger.account(conns), reads, ready, open, firstUs, lastUs, hist: hist.toJSON(), closes, others, failures, recovery: r };
 }
 
@@ -275,7 +283,7 @@ function reconnect(request) {
   lastUs = 0;
   closes = {};
   others = {};
-  recovery = { step: request.step, startedUs: nowUs(), acks: { recovered: 0, notRecovered: 0, none: 0 }, caughtUp: 0, lastCaughtUpUs: 0, hist: new Histogram() };
+  recovery = { step: request.step, startedUs: nowUs(), acks: { recovered: 0, notRecovered: 0, none: 0 }, caughtUp: 0, lastCaughtUpUs: 0, hist: new Histogram(), ackHist: new Histogram() };
   return openAll(conns, request.concurrency ?? conns.length);
 }
 

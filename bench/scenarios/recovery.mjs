@@ -119,6 +119,7 @@ export async function run(env, ids = TARGET_IDS, base = { clients: CLIENTS, topi
       acks: r?.acks ?? null,
       caughtUp: r?.caughtUp ?? 0,
       lastCaughtUpMs: everyone ? round((r.lastCaughtUpUs - storm.fromUs) / 1000, 1) : null,
+      ackMs: r?.ackHist.summary() ?? null,
       catchUpMs: r?.hist.summary() ?? null,
       herald: { readsPerNode: reads, recoveredPerNode: recovered, replayedPerNode: replayed },
       redis: {
@@ -136,7 +137,7 @@ export async function run(env, ids = TARGET_IDS, base = { clients: CLIENTS, topi
     };
     const x = record.recovery;
     env.log(`    storm: ${describeStep(storm.step)}`);
-    env.log(`    ${x.acks ? `${x.acks.recovered} recovered, ${x.acks.notRecovered} not, ${x.acks.none} without` : 'no acks'}; ${x.caughtUp} of ${clients} caught up, the last after ${x.lastCaughtUpMs ?? '–'} ms (per client p50 ${x.catchUpMs?.p50 ?? '–'} p99 ${x.catchUpMs?.p99 ?? '–'} ms); reconnect failures ${x.reconnect.failed}`);
+    env.log(`    ${x.acks ? `${x.acks.recovered} recovered, ${x.acks.notRecovered} not, ${x.acks.none} without` : 'no acks'}; ${x.caughtUp} of ${clients} caught up, the last after ${x.lastCaughtUpMs ?? '–'} ms (per client: acked p50 ${x.ackMs?.p50 ?? '–'} p99 ${x.ackMs?.p99 ?? '–'} ms, caught up p50 ${x.catchUpMs?.p50 ?? '–'} p99 ${x.catchUpMs?.p99 ?? '–'} ms); reconnect failures ${x.reconnect.failed}`);
     env.log(`    history reads: Herald ${reads.join(' + ')} (${x.readsPerTopicPerNode.herald} per topic per node); Redis herald_1_read ${readsSeen} (max ${x.redis.readsPerTopic.max} on one topic), cmdstat_fcall +${fcall} of which ${otherCalls} other functions`);
     const live = await session.burst(LIVE * topics, 10_000, 64);
     env.log(`    live: ${describeStep(live)}`);
