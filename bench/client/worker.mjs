@@ -207,7 +207,8 @@ function openAll(list, concurrency) {
     // One timer for all connections instead of one each.
     const sweep = setInterval(() => {
       const limit = Date.now() - CONNECT_TIMEOUT_MS;
-      for (const conn of list) if (conn.state < READY && conn.startedAt < limit) conn.fail('timeout');
+      // startedAt 0: not opened yet (waiting for a place among the `concurrency` in progress).
+      for (const conn of list) if (conn.state < READY && conn.startedAt > 0 && conn.startedAt < limit) conn.fail('timeout');
     }, 1000);
     if (list.length === 0) finish();
     else pump();
