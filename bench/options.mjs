@@ -22,7 +22,7 @@
  *   --doc PATH           markdown report (default docs/benchmarks.md; "" for none)
  *   --charts-dir DIR     SVG charts (default docs/benchmarks)
  *   --report FILE        only regenerate the markdown and charts from a results file
- *   --max-minutes M      hard stop for the whole run (default 40)
+ *   --max-minutes M      hard stop for the whole run (default 60)
  */
 import { fileURLToPath } from 'node:url';
 
@@ -79,7 +79,7 @@ export function defaults() {
     doc: `${ROOT}docs/benchmarks.md`,
     chartsDir: `${ROOT}docs/benchmarks`,
     report: undefined,
-    maxMinutes: 40,
+    maxMinutes: 60,
   };
 }
 

@@ -275,11 +275,11 @@ Every process ran on this one machine, on loopback (127.0.0.1): servers, Redis, 
 ${results.command ?? 'node bench/run.mjs'}
 \`\`\`
 
-Reproduce (\`npm run bench\` builds Herald, then runs everything at full scale; about 15 minutes on 2 cores):
+Reproduce (\`npm run bench\` builds Herald, then runs everything at full scale; about 30 minutes on 2 cores):
 
 \`\`\`sh
 npm run bench                                         # the whole suite, writes bench/results/<date>.json and this file
-node bench/run.mjs --only fanout                      # one scenario: fanout, topics, connections (connect storm + idle), cluster
+node bench/run.mjs --only fanout                      # one scenario: fanout, topics, connections (connect storm + idle), cluster, history, recovery, churn
 node bench/run.mjs --scale 0.1 --only fanout --peers herald,uws   # small and quick
 node bench/run.mjs --profile --only topics --peers herald         # Herald under node --cpu-prof → bench/results/profiles
 node bench/run.mjs --install-peers                    # apt-get install nginx libnginx-mod-nchan first (also when CI=true)
