@@ -103,7 +103,7 @@ export interface Recovery {
   lastCaughtUpMs: number | null;
   ackMs: Latency | null;
   catchUpMs: Latency | null;
-  herald: { readsPerNode: number[]; recoveredPerNode: number[]; replayedPerNode: number[] };
+  herald: { readsPerNode: number[]; recoveredPerNode: number[]; replayedPerNode: number[]; brokerReconnectsPerNode: number[]; eventLoopLagMaxMs: (number | null)[] };
   redis: { fcallCalls: number; otherFunctionCalls: number; readsByCommandstats: number; readsSeen: number; readsPerTopic: { max: number; min: number; topicsRead: number } };
   readsPerTopicPerNode: { herald: number | null; redisMonitor: number | null; redisCommandstats: number | null };
 }

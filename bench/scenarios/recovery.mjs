@@ -26,7 +26,7 @@
  * other function calls MONITOR saw. Budget: at most READS_BUDGET per topic per
  * node, whatever the number of clients (reads are shared per topic).
  */
-import { commandCalls, perNode, subscribedChannels, watchFunctionCalls } from '../lib/metrics.mjs';
+import { commandCalls, perNode, scrape, subscribedChannels, watchFunctionCalls } from '../lib/metrics.mjs';
 import { sleep } from '../lib/net.mjs';
 import { scaled } from '../options.mjs';
 import { HISTORY_PREFIX } from '../targets/index.mjs';
@@ -62,6 +62,24 @@ async function released(ports, redisUrl) {
 
 const delta = (after, before) => after.map((v, i) => v - before[i]);
 
+/**
+ * The counters the storm is judged by, one scrape per node (prom-client's
+ * event-loop delay statistics restart at every scrape: the one after the storm
+ * gives its largest delay).
+ * @param {number[]} ports
+ */
+async function counters(ports) {
+  const scrapes = await Promise.all(ports.map((port) => scrape(port)));
+  const of = (name, labels) => scrapes.map((m) => m?.sum(name, labels) ?? NaN);
+  return {
+    reads: of('herald_history_reads_total'),
+    recovered: of('herald_history_recoveries_total', 'outcome="recovered"'),
+    replayed: of('herald_history_replayed_messages_total', 'by="client"'),
+    reconnects: of('herald_broker_reconnects_total'),
+    lagMaxMs: of('nodejs_eventloop_lag_max_seconds').map((v) => round(v * 1000)),
+  };
+}
+
 /** @param {any} env */
 export async function run(env, ids = TARGET_IDS, base = { clients: CLIENTS, topics: TOPICS }) {
   const o = env.options;
@@ -83,11 +101,7 @@ export async function run(env, ids = TARGET_IDS, base = { clients: CLIENTS, topi
     let monitor;
     const storm = await session.recover((step) => session.publisher.burst(step, MISSED * topics, 30_000, 64), {
       between: async () => {
-        [before.reads, before.recovered, before.replayed] = await Promise.all([
-          perNode(ports, 'herald_history_reads_total'),
-          perNode(ports, 'herald_history_recoveries_total', 'outcome="recovered"'),
-          perNode(ports, 'herald_history_replayed_messages_total', 'by="client"'),
-        ]);
+        before.counters = await counters(ports);
         before.fcall = (await commandCalls(instance.redisUrl)).fcall ?? 0;
         // Started after the commandstats snapshot and stopped before the next: what it sees lies between them.
         monitor = await watchFunctionCalls(instance.redisUrl);
@@ -95,11 +109,8 @@ export async function run(env, ids = TARGET_IDS, base = { clients: CLIENTS, topi
     });
     monitor?.stop();
     const fcall = ((await commandCalls(instance.redisUrl)).fcall ?? 0) - before.fcall;
-    const [reads, recovered, replayed] = await Promise.all([
-      perNode(ports, 'herald_history_reads_total').then((v) => delta(v, before.reads)),
-      perNode(ports, 'herald_history_recoveries_total', 'outcome="recovered"').then((v) => delta(v, before.recovered)),
-      perNode(ports, 'herald_history_replayed_messages_total', 'by="client"').then((v) => delta(v, before.replayed)),
-    ]);
+    const after = await counters(ports);
+    const [reads, recovered, replayed, reconnects] = ['reads', 'recovered', 'replayed', 'reconnects'].map((k) => delta(after[k], before.counters[k]));
     const seen = monitor?.totals() ?? {};
     const readsByTopic = [...(monitor?.calls('herald_1_read', HISTORY_PREFIX) ?? new Map()).values()];
     const readsSeen = seen.herald_1_read ?? 0;
@@ -121,7 +132,8 @@ export async function run(env, ids = TARGET_IDS, base = { clients: CLIENTS, topi
       lastCaughtUpMs: everyone ? round((r.lastCaughtUpUs - storm.fromUs) / 1000, 1) : null,
       ackMs: r?.ackHist.summary() ?? null,
       catchUpMs: r?.hist.summary() ?? null,
-      herald: { readsPerNode: reads, recoveredPerNode: recovered, replayedPerNode: replayed },
+      // A node that lost Redis meanwhile (by its probes) catches every history topic up with a read of its own.
+      herald: { readsPerNode: reads, recoveredPerNode: recovered, replayedPerNode: replayed, brokerReconnectsPerNode: reconnects, eventLoopLagMaxMs: after.lagMaxMs },
       redis: {
         fcallCalls: fcall,
         otherFunctionCalls: otherCalls,
@@ -138,7 +150,11 @@ export async function run(env, ids = TARGET_IDS, base = { clients: CLIENTS, topi
     const x = record.recovery;
     env.log(`    storm: ${describeStep(storm.step)}`);
     env.log(`    ${x.acks ? `${x.acks.recovered} recovered, ${x.acks.notRecovered} not, ${x.acks.none} without` : 'no acks'}; ${x.caughtUp} of ${clients} caught up, the last after ${x.lastCaughtUpMs ?? '–'} ms (per client: acked p50 ${x.ackMs?.p50 ?? '–'} p99 ${x.ackMs?.p99 ?? '–'} ms, caught up p50 ${x.catchUpMs?.p50 ?? '–'} p99 ${x.catchUpMs?.p99 ?? '–'} ms); reconnect failures ${x.reconnect.failed}`);
-    env.log(`    history reads: Herald ${reads.join(' + ')} (${x.readsPerTopicPerNode.herald} per topic per node); Redis herald_1_read ${readsSeen} (max ${x.redis.readsPerTopic.max} on one topic), cmdstat_fcall +${fcall} of which ${otherCalls} other functions`);
+    env.log(`    history reads: Herald ${reads.join(' + ')} (${x.readsPerTopicPerNode.herald} per topic per node); Redis herald_1_read ${readsSeen} (max ${x.redis.readsPerTopic.max} on one topic), cmdstat_fcall +${fcall} of which ${otherCalls} other functions; broker reconnects during the storm ${reconnects.join(' + ')}; event loop delay at most ${after.lagMaxMs.join(' / ')} ms`);
+    for (const [i, server] of instance.servers.entries()) {
+      const warned = server.output().split('\n').filter((line) => /broker|Redis|history/.test(line)).slice(-3);
+      if (warned.length) env.log(`    node ${i} logged: ${warned.map((l) => l.slice(0, 300)).join(' | ')}`);
+    }
     const live = await session.burst(LIVE * topics, 10_000, 64);
     env.log(`    live: ${describeStep(live)}`);
     record.steps = [storm.step, live];
