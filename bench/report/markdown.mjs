@@ -341,6 +341,7 @@ node bench/run.mjs --report bench/results/<date>.json # regenerate this file and
       const p = problems(runs);
       if (p) sections.push(`${p}\n`);
     }
+    sections.push(`${chartLinks('history')}\n`);
   }
 
   const recovery = results.scenarios?.recovery;
