@@ -18,6 +18,10 @@ import { HistoryPolicies, type History } from './history/history.js';
 import { MemoryHistory } from './history/memory.js';
 import { RedisHistory } from './history/redis.js';
 import { Hub } from './hub.js';
+import { MemoryPresence } from './presence/memory.js';
+import { PresencePolicies, type PresenceStore } from './presence/presence.js';
+import { RedisPresence } from './presence/redis.js';
+import { PresenceTracker } from './presence/tracker.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Publisher } from './publisher.js';
@@ -54,6 +58,13 @@ export function createBroker(config: Config, log: Logger, metrics: Metrics): Bro
   return new RedisBroker(config.broker, log, { onInvalid: () => invalid.inc() }, `herald:${config.nodeId}`);
 }
 
+/** The presence store beside a broker, as the history is. */
+function presenceBeside(broker: Broker): PresenceStore {
+  if (broker instanceof MemoryBroker) return new MemoryPresence(broker);
+  if (broker instanceof RedisBroker) return new RedisPresence(broker.connections, broker.channelPrefix);
+  throw new Error(`HERALD_PRESENCE is set, but the ${broker.kind} broker has no presence`);
+}
+
 /** The history that lives beside a broker, over its storage: memory beside memory, Redis beside Redis. */
 function historyBeside(broker: Broker): History {
   if (broker instanceof MemoryBroker) return new MemoryHistory(broker);
@@ -83,6 +94,12 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
   );
   const brokerLog = log.child({ component: 'broker', broker: broker.kind });
   let wasUp = false;
+  const presencePolicies = new PresencePolicies(config.presence);
+  const presenceStore = presencePolicies.enabled ? presenceBeside(broker) : undefined;
+  const presence = presenceStore === undefined ? undefined : { store: presenceStore, policies: presencePolicies };
+  const tracker = presenceStore === undefined
+    ? undefined
+    : new PresenceTracker(presenceStore, presencePolicies, { nodeId: config.nodeId, ttlMs: config.presence.ttlSeconds * 1000, graceMs: config.presence.leaveGraceSeconds * 1000 }, metrics, log.child({ component: 'presence' }));
   await broker.start(hub.deliver, (up) => {
     metrics.brokerUp.set(up ? 1 : 0);
     if (up) {
@@ -96,7 +113,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     } else {
       brokerLog.error('broker unavailable: publishes fail with 503/unavailable until it returns; connections stay open');
     }
-  });
+  }, hub.deliverEvent);
   metrics.brokerUp.set(broker.isUp() ? 1 : 0);
 
   const publisher = new Publisher(broker, history, policies);
@@ -107,6 +124,8 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     authenticator: new JwtAuthenticator(config.jwt),
     hub,
     publisher,
+    presence,
+    tracker,
     metrics,
     log: log.child({ component: 'ws' }),
   });
@@ -117,6 +136,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     subscriptions: () => sockets.subscriptions,
     topics: () => hub.localTopicCount,
     shards: () => broker.shards(),
+    presenceUsers: () => tracker?.entries ?? 0,
   });
 
   let draining = false;
@@ -130,6 +150,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     publisher,
     history,
     policies,
+    presence,
     metrics,
     log: log.child({ component: 'http' }),
     maxMessageSize: config.limits.maxMessageSize,
@@ -155,6 +176,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
   const release = (): Promise<void> =>
     (closed ??= (async () => {
       stopTicker();
+      tracker?.close();
       transport.close();
       uws.us_listen_socket_close(listenSocket);
       uws.us_listen_socket_close(metricsSocket);
@@ -174,6 +196,9 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         draining = true;
         metrics.draining.set(1);
         log.info({ connections: transport.connectionCount, seconds: config.drainSeconds }, 'draining: closing connections with 1001');
+        // Before the closes: this node's users keep counting for the leave grace, so those who
+        // reconnect elsewhere within it are no leave and join.
+        tracker?.drain();
         await transport.drain(config.drainSeconds);
       }
       await release();

@@ -14,7 +14,8 @@ import { refuse, takeToken } from './lifecycle/rate-limit.js';
 import type { ExpiryWheel } from './lifecycle/expiry.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import { decodeClientFrame, encodeAck, encodeError, encodePong, encodeUnsubscribed, type FrameId } from './protocol/frames.js';
+import type { PresencePolicies, PresenceStore } from './presence/presence.js';
+import { decodeClientFrame, encodeAck, encodeError, encodePong, encodePresence, encodePresenceCount, encodeUnsubscribed, type FrameId } from './protocol/frames.js';
 import { isValidTopic } from './protocol/topics.js';
 import type { Publisher } from './publisher.js';
 
@@ -49,6 +50,8 @@ export type ClientSocket = WebSocket<Connection>;
 export interface ClientDeps {
   readonly hub: Hub;
   readonly publisher: Publisher;
+  /** Undefined when no topic has presence. */
+  readonly presence: { readonly store: PresenceStore; readonly policies: PresencePolicies } | undefined;
   readonly authenticator: Authenticator;
   readonly metrics: Metrics;
   readonly limits: Limits;
@@ -98,6 +101,10 @@ export class ClientProtocol {
         return;
       case 'ping':
         ws.send(encodePong(frame.id));
+        return;
+      case 'presence':
+      case 'presence_count':
+        this.presence(ws, conn, conn.identity, frame.id, frame.topic, frame.type === 'presence_count');
         return;
       case 'auth':
         this.reauthenticate(ws, conn, frame.id, frame.token);
@@ -217,6 +224,22 @@ export class ClientProtocol {
    * a slow JWKS fetch for one token can never overwrite a later token that was
    * already acknowledged, and the last `auth` frame's token is the one in force.
    */
+  /** Who is in a topic: allowed to whoever may subscribe to it. */
+  private presence(ws: ClientSocket, conn: Connection, identity: Identity, id: FrameId, topic: string, countOnly: boolean): void {
+    if (!isValidTopic(topic)) return this.fail(ws, id, 'invalid_topic', `"${topic.slice(0, 300)}" is not a valid topic`);
+    if (!identity.grants.canSubscribe(topic, identity.sub)) return this.fail(ws, id, 'forbidden', `the token does not allow subscribing to ${topic}, so neither asking who is in it`);
+    const presence = this.deps.presence;
+    if (presence === undefined || !presence.policies.has(topic)) return this.fail(ws, id, 'no_presence', `topic ${topic} has no presence (see HERALD_PRESENCE)`);
+    const announce = presence.policies.announces(topic);
+    const reply = countOnly
+      ? presence.store.count(topic, announce).then((count) => encodePresenceCount(id, topic, count.users, count.connections))
+      : presence.store.list(topic, announce).then((users) => encodePresence(id, topic, users));
+    reply.then(
+      (frame) => this.later(ws, conn, frame),
+      () => this.failLater(ws, conn, id, 'unavailable', 'presence unavailable; retry later'),
+    );
+  }
+
   private reauthenticate(ws: ClientSocket, conn: Connection, id: FrameId, token: string): void {
     const outcome = this.deps.authenticator.verify(token);
     const previous = conn.authQueue;

@@ -105,6 +105,17 @@ export interface HistoryConfig {
   readonly metaTtlSeconds: number;
 }
 
+export interface PresenceConfig {
+  /** Topics with presence (HERALD_PRESENCE). */
+  readonly patterns: readonly Pattern[];
+  /** Presence topics whose subscribers also receive join and leave frames (HERALD_PRESENCE_JOIN_LEAVE). */
+  readonly joinLeave: readonly Pattern[];
+  /** How long an entry lives without being refreshed: a dead node's users are gone within this. */
+  readonly ttlSeconds: number;
+  /** How long a user's last connection is still counted after it left, so that a reload is not leave + join. */
+  readonly leaveGraceSeconds: number;
+}
+
 /** Largest HERALD_HISTORY size per topic. */
 export const MAX_HISTORY_SIZE = 100_000;
 export const MAX_RECOVERY = 100_000;
@@ -125,6 +136,7 @@ export interface Config {
   /** How long a node keeps a broker subscription after a topic's last local subscriber leaves. */
   readonly subscriptionLingerMs: number;
   readonly history: HistoryConfig;
+  readonly presence: PresenceConfig;
   /** Serve the demo page and the SDK bundle (transport/demo.ts); in development mode also tick the demo topic. */
   readonly demo: boolean;
   /** What development mode generated because it was not configured (never set in production). */
@@ -190,6 +202,10 @@ export const VARIABLES: readonly VariableDoc[] = [
   { name: 'HERALD_HISTORY', default: '(none)' },
   { name: 'HERALD_HISTORY_MAX_RECOVERY', default: '300' },
   { name: 'HERALD_HISTORY_META_TTL', default: '2592000' },
+  { name: 'HERALD_PRESENCE', default: '(none)' },
+  { name: 'HERALD_PRESENCE_JOIN_LEAVE', default: '(none)' },
+  { name: 'HERALD_PRESENCE_TTL', default: '30' },
+  { name: 'HERALD_PRESENCE_LEAVE_GRACE', default: '15' },
   { name: 'HERALD_DEMO', default: '(true in development, false in production)' },
 ];
 
@@ -458,6 +474,31 @@ function readHistory(r: Reader): HistoryConfig {
   });
 }
 
+function readPatterns(r: Reader, name: string): Pattern[] {
+  const patterns: Pattern[] = [];
+  for (const source of r.list(name)) {
+    const pattern = compilePattern(source);
+    if (typeof pattern === 'string') r.problem(name, source, `not a valid pattern: ${pattern}`, 'comma-separated topic patterns such as chat.> or rooms.*');
+    else if (pattern.usesSub) r.problem(name, source, 'patterns may not use {sub}', 'comma-separated topic patterns such as chat.> or rooms.*');
+    else patterns.push(pattern);
+  }
+  return patterns;
+}
+
+function readPresence(r: Reader): PresenceConfig {
+  const patterns = readPatterns(r, 'HERALD_PRESENCE');
+  const joinLeave = readPatterns(r, 'HERALD_PRESENCE_JOIN_LEAVE');
+  if (joinLeave.length > 0 && patterns.length === 0) {
+    r.problems.push('HERALD_PRESENCE_JOIN_LEAVE is set but HERALD_PRESENCE is not: join/leave events need topics with presence');
+  }
+  return Object.freeze({
+    patterns: Object.freeze(patterns),
+    joinLeave: Object.freeze(joinLeave),
+    ttlSeconds: r.integer('HERALD_PRESENCE_TTL', 30, 3, 3600),
+    leaveGraceSeconds: r.integer('HERALD_PRESENCE_LEAVE_GRACE', 15, 0, 3600),
+  });
+}
+
 function readOrigins(r: Reader): string[] {
   const origins = r.list('HERALD_ALLOWED_ORIGINS');
   for (const origin of origins) {
@@ -535,6 +576,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     broker: Object.freeze(readBroker(r, production)),
     subscriptionLingerMs: r.integer('HERALD_SUBSCRIPTION_LINGER_MS', 1000, 0, 600_000),
     history: readHistory(r),
+    presence: readPresence(r),
     demo: r.boolean('HERALD_DEMO', !production),
     generated: Object.freeze({ jwtSecret: generatedSecret, apiKey: generatedApiKey }),
   };

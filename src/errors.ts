@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'unauthorized'
   | 'not_found'
   | 'method_not_allowed'
-  | 'no_history';
+  | 'no_history'
+  | 'no_presence';
 
 export interface ErrorSpec {
   /** HTTP status when the error answers an HTTP request. */
@@ -44,6 +45,7 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorSpec>> = Object.freeze({
   not_found: { status: 404, retryable: false, surfaces: ['http'], message: 'no such route' },
   method_not_allowed: { status: 405, retryable: false, surfaces: ['http'], message: 'method not allowed' },
   no_history: { status: 404, retryable: false, surfaces: ['http'], message: 'the topic has no history' },
+  no_presence: { status: 404, retryable: false, surfaces: ['websocket', 'http'], message: 'the topic has no presence' },
 });
 
 /**

@@ -15,13 +15,13 @@
  * uWebSockets.js has subscribers for it or its stream is serving sockets that
  * have not joined yet.
  */
-import type { Broker, BrokerMessage } from './broker/broker.js';
+import type { Broker, BrokerMessage, PresenceEvent } from './broker/broker.js';
 import type { History, HistoryPolicies } from './history/history.js';
 import type { Since } from './history/recovery.js';
 import { TopicStream, type JoinedSocket, type StreamHost, type Subscriber } from './history/streams.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import { encodeMessage } from './protocol/frames.js';
+import { encodeMessage, encodePresenceEvent } from './protocol/frames.js';
 
 /** The part of uWebSockets.js's app the Hub needs: its C++ fan-out. */
 export interface Fanout {
@@ -213,6 +213,14 @@ export class Hub implements StreamHost {
     this.fanout.publish(topic, encodeMessage(topic, message));
     this.metrics.delivered.inc(subscribers);
     this.metrics.publishLatency.observe(Math.max(0, Date.now() - message.ts) / 1000);
+  };
+
+  /** The broker's handler for presence events: encoded once, fanned out like a message. */
+  readonly deliverEvent = (topic: string, event: PresenceEvent): void => {
+    const subscribers = this.fanout.numSubscribers(topic);
+    if (subscribers === 0) return;
+    this.metrics.presenceEvents.inc({ event: event.event });
+    this.fanout.publish(topic, encodePresenceEvent(topic, event.event, event.sub, event.info));
   };
 
   /** StreamHost: one encode, one hand-off to the fan-out, for a message of a history topic. */

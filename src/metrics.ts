@@ -17,6 +17,7 @@ export interface LiveCounts {
   subscriptions(): number;
   topics(): number;
   shards(): readonly { readonly index: number; readonly up: boolean }[];
+  presenceUsers?(): number;
 }
 
 function liveGauge(registry: Registry, name: string, help: string, read: () => number): Gauge {
@@ -68,6 +69,9 @@ export class Metrics {
   readonly historyGapsFilled = new Counter({ name: 'herald_history_gaps_filled_total', help: 'Gaps in a history topic\'s live stream (lost pub/sub messages) that the node filled from the history', registers: [this.registry] });
   readonly historyResets = new Counter({ name: 'herald_history_resets_total', help: 'History topics whose local subscribers were reset (epoch changed, or missed messages no longer stored)', registers: [this.registry] });
   readonly historyUnsequenced = new Counter({ name: 'herald_history_unsequenced_total', help: 'Messages on history topics without an offset (a plain PUBLISH into Redis): delivered live, not stored', registers: [this.registry] });
+  readonly presenceWrites = new Counter({ name: 'herald_presence_writes_total', help: 'Presence store calls (one per topic per batch or refresh, however many connections they carry)', registers: [this.registry] });
+  readonly presenceEvents = new Counter({ name: 'herald_presence_events_total', help: 'Join and leave events received for local subscribers, by event', labelNames: ['event'] as const, registers: [this.registry] });
+  readonly presenceUsers = liveGauge(this.registry, 'herald_presence_local_users', 'Users with a local connection (or in their leave grace) per presence topic, summed over topics', () => this.live?.presenceUsers?.() ?? 0);
   readonly historyReads = new Counter({ name: 'herald_history_reads_total', help: 'History reads issued by this node (recovery windows and gap fills)', registers: [this.registry] });
 
   /** Where the connection, subscription and topic gauges read their values. */
@@ -85,5 +89,6 @@ export class Metrics {
     for (const code of Object.values(CloseCode)) this.disconnections.inc({ code: String(code) }, 0);
     for (const outcome of ['recovered', 'not_recovered']) this.historyRecoveries.inc({ outcome }, 0);
     for (const by of ['client', 'node']) this.historyReplayed.inc({ by }, 0);
+    for (const event of ['join', 'leave']) this.presenceEvents.inc({ event }, 0);
   }
 }

@@ -10,11 +10,14 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { Algorithm, JwtConfig } from '../config.js';
 import type { AuthFailure } from '../errors.js';
 import { GrantsCache, type Grants } from './grants.js';
+import { jsonDepth } from '../protocol/json.js';
 import { JwksKeys, type JwkLookup } from './jwks.js';
 import { decodeJws, decodePayload, keyMismatch, signatureValid, type DecodedJws } from './jws.js';
 
 export interface Identity {
   readonly sub: string;
+  /** The token's `info` claim, JSON text: what presence shows of the user. */
+  readonly info: string | undefined;
   /** Expiry in unix seconds, or null for a token without `exp` (allowed only when configured). */
   readonly exp: number | null;
   readonly grants: Grants;
@@ -98,7 +101,9 @@ export class JwtAuthenticator implements Authenticator {
     if (typeof sub !== 'string' || sub.length === 0) return invalid('claim "sub" is missing or not a non-empty string');
     const grants = this.grants.fromClaims(claims.topics, claims.publish);
     if (typeof grants === 'string') return invalid(grants);
-    return { ok: true, identity: { sub, exp: exp === undefined ? null : (exp as number), grants } };
+    const info = infoOf(claims.info);
+    if (info !== undefined && !info.ok) return invalid(info.problem);
+    return { ok: true, identity: { sub, exp: exp === undefined ? null : (exp as number), grants, info: info?.json } };
   }
 
   /** Chooses the key by the token's algorithm family, so that an HMAC secret can never verify an RS/ES token or the reverse. */
@@ -119,6 +124,20 @@ function fitsAlgorithm(alg: Algorithm, found: JwkLookup): KeyLookup {
   if (typeof found === 'string') return found;
   if (found.alg !== undefined && found.alg !== alg) return `the JWKS key is for ${found.alg.slice(0, 16)}, not ${alg}`;
   return found.key;
+}
+
+/** The `info` claim: a JSON object of at most MAX_INFO_BYTES, nested at most MAX_INFO_DEPTH. */
+export const MAX_INFO_BYTES = 1024;
+export const MAX_INFO_DEPTH = 8;
+
+function infoOf(value: unknown): { ok: true; json: string } | { ok: false; problem: string } | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, problem: 'claim "info" is not a JSON object' };
+  // The payload was parsed within 32 levels (jws.ts), so this serialisation is safe.
+  const json = JSON.stringify(value);
+  if (Buffer.byteLength(json, 'utf8') > MAX_INFO_BYTES) return { ok: false, problem: `claim "info" is over ${MAX_INFO_BYTES} bytes` };
+  if (jsonDepth(json, MAX_INFO_DEPTH) > MAX_INFO_DEPTH) return { ok: false, problem: `claim "info" nests deeper than ${MAX_INFO_DEPTH} levels` };
+  return { ok: true, json };
 }
 
 /**

@@ -32,6 +32,16 @@ export interface BrokerMessage {
 
 export type MessageHandler = (topic: string, message: BrokerMessage) => void;
 
+/** A user's first connection to a presence topic arrived (join), or their last one left (leave), on any node. */
+export interface PresenceEvent {
+  readonly event: 'join' | 'leave';
+  readonly sub: string;
+  /** The user's `info` claim, JSON text, when their token had one. */
+  readonly info: string | undefined;
+}
+
+export type EventHandler = (topic: string, event: PresenceEvent) => void;
+
 export interface PublishOptions {
   /**
    * Checked just before the message leaves the node: true means the requester
@@ -67,7 +77,7 @@ export interface Broker {
    * resolves anyway after a short wait, reports itself down and keeps
    * retrying: the node serves, unready, until it comes up.
    */
-  start(onMessage: MessageHandler, onStatus: StatusListener): Promise<void>;
+  start(onMessage: MessageHandler, onStatus: StatusListener, onEvent?: EventHandler): Promise<void>;
   /**
    * Whether messages flow: publishes and subscriptions can succeed on every
    * shard and subscribed messages actually arrive (what /readyz reports).

@@ -9,7 +9,8 @@
  * kept: the queue is delivered in publish order.
  */
 import { HeraldError } from '../errors.js';
-import { IDEMPOTENCY_WINDOW_MS, type Broker, type BrokerMessage, type MessageHandler, type PublishOptions, type ShardHealth } from './broker.js';
+import { isPresenceEvent } from './envelope.js';
+import { IDEMPOTENCY_WINDOW_MS, type Broker, type BrokerMessage, type EventHandler, type MessageHandler, type PresenceEvent, type PublishOptions, type ShardHealth } from './broker.js';
 
 /** A publish that needs an answer at delivery time (it may be cancelled, or carries an idempotency key). */
 interface Watched {
@@ -24,9 +25,11 @@ export class MemoryBroker implements Broker {
   readonly kind = 'memory';
   private readonly topics = new Set<string>();
   private onMessage: MessageHandler | undefined;
+  private onEvent: EventHandler | undefined;
   private closed = false;
   private queuedTopics: string[] = [];
-  private queuedMessages: BrokerMessage[] = [];
+  /** Messages, and presence events in order with them. */
+  private queuedMessages: (BrokerMessage | PresenceEvent)[] = [];
   /** Publishes of the queue that need an answer at delivery, by queue index. */
   private watched = new Map<number, Watched>();
   private flushScheduled = false;
@@ -36,9 +39,10 @@ export class MemoryBroker implements Broker {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async start(onMessage: MessageHandler): Promise<void> {
+  async start(onMessage: MessageHandler, _onStatus?: unknown, onEvent?: EventHandler): Promise<void> {
     if (this.onMessage !== undefined) throw new Error('MemoryBroker.start called twice');
     this.onMessage = onMessage;
+    this.onEvent = onEvent;
     this.sweeper = setInterval(() => {
       const now = this.now();
       for (const [key, until] of this.seen) if (until <= now) this.seen.delete(key);
@@ -65,15 +69,25 @@ export class MemoryBroker implements Broker {
 
   publish(topic: string, message: BrokerMessage, options?: PublishOptions): Promise<boolean> {
     if (!this.isUp()) return Promise.reject(new HeraldError('unavailable', 'broker is closed'));
+    const index = this.enqueue(topic, message);
+    if (options?.cancelled === undefined && options?.idempotencyKey === undefined) return PUBLISHED;
+    return new Promise((resolve, reject) => this.watched.set(index, { options, resolve, reject }));
+  }
+
+  /** A presence event for the topic's subscribers, delivered in order with its messages. */
+  publishEvent(topic: string, event: PresenceEvent): void {
+    if (this.isUp()) this.enqueue(topic, event);
+  }
+
+  private enqueue(topic: string, item: BrokerMessage | PresenceEvent): number {
     const index = this.queuedTopics.length;
     this.queuedTopics.push(topic);
-    this.queuedMessages.push(message);
+    this.queuedMessages.push(item);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
     }
-    if (options?.cancelled === undefined && options?.idempotencyKey === undefined) return PUBLISHED;
-    return new Promise((resolve, reject) => this.watched.set(index, { options, resolve, reject }));
+    return index;
   }
 
   async close(): Promise<void> {
@@ -116,7 +130,10 @@ export class MemoryBroker implements Broker {
         }
         entry.resolve(true);
       }
-      if (this.topics.has(topic)) this.onMessage!(topic, messages[i]!);
+      if (!this.topics.has(topic)) continue;
+      const item = messages[i]!;
+      if (isPresenceEvent(item)) this.onEvent?.(topic, item);
+      else this.onMessage!(topic, item);
     }
   };
 }

@@ -16,6 +16,7 @@ export type ClientFrame =
   | { readonly type: 'unsubscribe'; readonly id: FrameId; readonly topic: string }
   | { readonly type: 'publish'; readonly id: FrameId; readonly topic: string; readonly data: unknown }
   | { readonly type: 'ping'; readonly id: FrameId }
+  | { readonly type: 'presence' | 'presence_count'; readonly id: FrameId; readonly topic: string }
   | { readonly type: 'auth'; readonly id: FrameId; readonly token: string };
 
 export type Decoded =
@@ -77,6 +78,10 @@ export function decodeClientFrame(bytes: ArrayBuffer, isBinary: boolean): Decode
       return { ok: true, frame: { type: 'publish', id, topic: f.topic, data: f.data } };
     case 'ping':
       return { ok: true, frame: { type: 'ping', id } };
+    case 'presence':
+    case 'presence_count':
+      if (typeof f.topic !== 'string') return fail(id, `"${f.type}" needs a string "topic"`);
+      return { ok: true, frame: { type: f.type, id, topic: f.topic } };
     case 'auth':
       if (typeof f.token !== 'string' || f.token.length === 0) return fail(id, '"auth" needs a non-empty string "token"');
       return { ok: true, frame: { type: 'auth', id, token: f.token } };
@@ -156,6 +161,32 @@ export function encodeError(id: FrameId, code: ErrorCode, message: string): stri
 /** forbidden: an `auth` narrowed the grants; reset: the topic's history was lost (see docs/protocol.md). */
 export function encodeUnsubscribed(topic: string, reason: 'forbidden' | 'reset'): string {
   return `{"type":"unsubscribed","topic":"${topic}","reason":"${reason}"}`;
+}
+
+/** A user as presence frames show them; `info` is JSON text (the token's claim), included as it is. */
+export interface PresenceUserFields {
+  readonly sub: string;
+  readonly connections: number;
+  readonly info: string | undefined;
+}
+
+/** `"users":[…],"count":N`: the same in the presence frame and GET /v1/presence. */
+export function encodePresenceUsers(users: readonly PresenceUserFields[]): string {
+  const list = users.map((u) => `{"sub":${JSON.stringify(u.sub)},"connections":${u.connections}${u.info === undefined ? '' : `,"info":${u.info}`}}`);
+  return `"users":[${list.join(',')}],"count":${users.length}`;
+}
+
+export function encodePresence(id: FrameId, topic: string, users: readonly PresenceUserFields[]): string {
+  return `{"type":"presence"${idField(id)},"topic":"${topic}",${encodePresenceUsers(users)}}`;
+}
+
+export function encodePresenceCount(id: FrameId, topic: string, users: number, connections: number): string {
+  return `{"type":"presence_count"${idField(id)},"topic":"${topic}","users":${users},"connections":${connections}}`;
+}
+
+/** A join or leave, built once per event per node and fanned out like a message. */
+export function encodePresenceEvent(topic: string, event: 'join' | 'leave', sub: string, info: string | undefined): string {
+  return `{"type":"${event}","topic":"${topic}","sub":${JSON.stringify(sub)}${info === undefined ? '' : `,"info":${info}`}}`;
 }
 
 /**

@@ -3,13 +3,15 @@
  * Request bodies are read with a hard cap and parsed inside this boundary;
  * every failure is an error body with a catalogue code.
  */
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { ApiKeys } from '../auth/api-keys.js';
 import { EPOCH, type BrokerMessage } from '../broker/broker.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { History, HistoryPolicies } from '../history/history.js';
 import type { Logger } from '../log.js';
+import type { PresencePolicies, PresenceStore } from '../presence/presence.js';
 import type { Metrics } from '../metrics.js';
+import { encodePresenceUsers } from '../protocol/frames.js';
 import { MAX_DATA_DEPTH, parseBoundedJson } from '../protocol/json.js';
 import { isValidTopic } from '../protocol/topics.js';
 import type { Publisher } from '../publisher.js';
@@ -140,6 +142,8 @@ export interface HttpDeps {
   /** Undefined when no topic has history (HERALD_HISTORY empty). */
   readonly history: History | undefined;
   readonly policies: HistoryPolicies;
+  /** Undefined when no topic has presence. */
+  readonly presence: { readonly store: PresenceStore; readonly policies: PresencePolicies } | undefined;
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly maxMessageSize: number;
@@ -235,5 +239,36 @@ export function attachHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
     );
   });
   app.any('/v1/history', (res) => sendError(res, 'method_not_allowed', 'use GET /v1/history', true));
+
+  const presenceRoute = (countOnly: boolean) => (res: HttpResponse, req: HttpRequest): void => {
+    if (!deps.apiKeys.enabled) return sendError(res, 'unauthorized', 'the HTTP API is disabled: no HERALD_API_KEYS configured', true);
+    if (!deps.apiKeys.accepts(req.getHeader('authorization'))) return sendError(res, 'unauthorized', 'missing or invalid API key (Authorization: Bearer <key>)', true);
+    const topic = req.getQuery('topic') ?? '';
+    if (topic === '') return sendError(res, 'bad_request', 'topic is missing');
+    if (!isValidTopic(topic)) return sendError(res, 'invalid_topic', `"${topic.slice(0, 300)}" is not a valid topic`);
+    const presence = deps.presence;
+    if (presence === undefined || !presence.policies.has(topic)) return sendError(res, 'no_presence', `topic ${topic} has no presence (see HERALD_PRESENCE)`);
+    const state: RequestState = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    const announce = presence.policies.announces(topic);
+    const body = countOnly
+      ? presence.store.count(topic, announce).then((count) => `{"topic":"${topic}","users":${count.users},"connections":${count.connections}}`)
+      : presence.store.list(topic, announce).then((users) => `{"topic":"${topic}",${encodePresenceUsers(users)}}`);
+    body.then(
+      (text) => {
+        if (!state.aborted) res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'application/json').end(text));
+      },
+      (error: unknown) => {
+        deps.log.warn({ err: error }, 'HTTP presence read failed');
+        if (!state.aborted) sendError(res, 'unavailable', 'presence unavailable; retry later');
+      },
+    );
+  };
+  app.get('/v1/presence', presenceRoute(false));
+  app.get('/v1/presence/count', presenceRoute(true));
+  app.any('/v1/presence', (res) => sendError(res, 'method_not_allowed', 'use GET /v1/presence', true));
+  app.any('/v1/presence/count', (res) => sendError(res, 'method_not_allowed', 'use GET /v1/presence/count', true));
   app.any('/*', (res) => sendError(res, 'not_found', 'no such route; see README for the HTTP API', true));
 }

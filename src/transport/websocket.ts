@@ -14,6 +14,7 @@ import { ExpiryWheel } from '../lifecycle/expiry.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { JoinedSocket } from '../history/streams.js';
+import type { PresenceTracker } from '../presence/tracker.js';
 import { encodeUnsubscribed, encodeWelcome } from '../protocol/frames.js';
 import { sendError } from './http.js';
 
@@ -39,6 +40,9 @@ export interface WebSocketDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly publisher: ClientDeps['publisher'];
+  readonly presence: ClientDeps['presence'];
+  /** Undefined when no topic has presence. */
+  readonly tracker: PresenceTracker | undefined;
 }
 
 export class WebSocketTransport {
@@ -75,7 +79,7 @@ export class WebSocketTransport {
       message: (ws, bytes, isBinary) => this.protocol.handleFrame(ws, ws.getUserData(), bytes, isBinary),
       drain: (ws) => this.drained(ws),
       close: (ws, code) => this.closed(ws, code),
-      subscription: (_ws, topic, newCount, oldCount) => this.subscriptionChanged(topic, newCount, oldCount),
+      subscription: (ws, topic, newCount, oldCount) => this.subscriptionChanged(ws, topic, newCount, oldCount),
     };
     app.ws(WEBSOCKET_PATH, behavior);
     this.timers.push(setInterval(() => this.expireTokens(), EXPIRY_TICK_MS).unref());
@@ -176,14 +180,29 @@ export class WebSocketTransport {
     this.deps.log.debug({ conn: conn.id, sub: conn.identity?.sub, code }, 'connection closed');
   }
 
-  private subscriptionChanged(topic: ArrayBuffer, newCount: number, oldCount: number): void {
-    const { hub } = this.deps;
-    if (newCount > oldCount) {
-      this.subscriptionCount++;
-      if (oldCount === 0) hub.topicGained(Buffer.from(topic).toString('latin1'));
-    } else {
-      this.subscriptionCount--;
-      if (newCount === 0) hub.topicLost(Buffer.from(topic).toString('latin1'));
+  /**
+   * uWebSockets.js reports every subscribe and unsubscribe of every socket,
+   * also those of a closing socket (before its close handler), with the
+   * topic's new and old local counts.
+   */
+  private subscriptionChanged(ws: ClientSocket, topicBytes: ArrayBuffer, newCount: number, oldCount: number): void {
+    const { hub, tracker } = this.deps;
+    const gained = newCount > oldCount;
+    if (gained) this.subscriptionCount++;
+    else this.subscriptionCount--;
+    const edge = gained ? oldCount === 0 : newCount === 0;
+    if (!edge && tracker === undefined) return;
+    const topic = Buffer.from(topicBytes).toString('latin1');
+    if (tracker !== undefined) {
+      const identity = ws.getUserData().identity;
+      if (identity !== undefined) {
+        if (gained) tracker.joined(topic, identity.sub, identity.info);
+        else tracker.left(topic, identity.sub);
+      }
+    }
+    if (edge) {
+      if (gained) hub.topicGained(topic);
+      else hub.topicLost(topic);
     }
   }
 

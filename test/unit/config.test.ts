@@ -122,6 +122,10 @@ describe('loadConfig defaults', () => {
     HERALD_HISTORY: (c) => c.history.rules,
     HERALD_HISTORY_MAX_RECOVERY: (c) => c.history.maxRecovery,
     HERALD_HISTORY_META_TTL: (c) => c.history.metaTtlSeconds,
+    HERALD_PRESENCE: (c) => c.presence.patterns,
+    HERALD_PRESENCE_JOIN_LEAVE: (c) => c.presence.joinLeave,
+    HERALD_PRESENCE_TTL: (c) => c.presence.ttlSeconds,
+    HERALD_PRESENCE_LEAVE_GRACE: (c) => c.presence.leaveGraceSeconds,
     HERALD_DEMO: (c) => c.demo,
   };
 

@@ -17,8 +17,8 @@
 import type { BrokerConfig } from '../../config.js';
 import { HeraldError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { IDEMPOTENCY_WINDOW_MS, type Broker, type BrokerMessage, type MessageHandler, type PublishOptions, type StatusListener } from '../broker.js';
-import { channelFor, decodeEnvelope, encodeEnvelope } from '../envelope.js';
+import { IDEMPOTENCY_WINDOW_MS, type Broker, type BrokerMessage, type EventHandler, type MessageHandler, type PublishOptions, type StatusListener } from '../broker.js';
+import { channelFor, decodeEnvelope, encodeEnvelope, isPresenceEvent } from '../envelope.js';
 import { CancelledError, RedisLink, routingKeyOf, type ShardState } from './connections.js';
 import { FUNCTIONS } from './library.js';
 
@@ -43,6 +43,7 @@ export class RedisBroker implements Broker {
   private readonly prefixLength: number;
   private readonly link: RedisLink;
   private onMessage: MessageHandler | undefined;
+  private onEvent: EventHandler | undefined;
   private lastInvalidLog = 0;
   private closed = false;
 
@@ -64,9 +65,10 @@ export class RedisBroker implements Broker {
    * unready, not dead, so that it recovers by itself when Redis comes back.
    * Rejects only for a Redis Herald cannot use (older than 7.0).
    */
-  async start(onMessage: MessageHandler, onStatus: StatusListener, waitMs = 5000): Promise<void> {
+  async start(onMessage: MessageHandler, onStatus: StatusListener, onEvent?: EventHandler, waitMs = 5000): Promise<void> {
     if (this.onMessage !== undefined) throw new Error('RedisBroker.start called twice');
     this.onMessage = onMessage;
+    this.onEvent = onEvent;
     await this.link.start({ onMessage: this.receive, onStatus }, waitMs);
   }
 
@@ -143,6 +145,7 @@ export class RedisBroker implements Broker {
       }
       return;
     }
-    this.onMessage!(topic, message);
+    if (isPresenceEvent(message)) this.onEvent?.(topic, message);
+    else this.onMessage!(topic, message);
   };
 }

@@ -210,6 +210,126 @@ local function read(keys, args)
   return reply
 end
 
+--[[
+Presence. Per presence topic, four keys in the slot of its channel:
+  {…}:pe  hash    "<node> <sub>" → "<connections> <info JSON or nothing>":
+                  one entry per user per node, kept by that node
+  {…}:px  zset    the same members, scored by when they expire (ms): a node
+                  that dies stops refreshing them, and they go by themselves
+  {…}:pu  hash    sub → how many nodes have an entry for it: a user's first
+                  entry is their join, the removal of their last their leave
+  {…}:pn  string  connections in all entries
+Join and leave events are published on the topic's channel as
+  {"event":"join"|"leave","sub":"<sub>","info":<JSON>}
+when the topic announces them. Times are Redis's (TIME), so nodes whose
+clocks differ agree on what has expired.
+]]
+local function presence_event(channel, kind, event, sub, info)
+  local payload = '{"event":"' .. event .. '","sub":' .. cjson.encode(sub)
+  if present(info) then
+    payload = payload .. ',"info":' .. info
+  end
+  publish_on(channel, payload .. '}', kind)
+end
+
+local function split_entry(value)
+  local space = string.find(value, ' ', 1, true)
+  return tonumber(string.sub(value, 1, space - 1)) or 0, string.sub(value, space + 1)
+end
+
+local function sub_of(member)
+  return string.sub(member, string.find(member, ' ', 1, true) + 1)
+end
+
+local function drop_entry(keys, member, announce, channel, kind)
+  local value = redis.call('HGET', keys[1], member)
+  redis.call('HDEL', keys[1], member)
+  redis.call('ZREM', keys[2], member)
+  if not value then
+    return
+  end
+  local connections, info = split_entry(value)
+  redis.call('DECRBY', keys[4], connections)
+  local sub = sub_of(member)
+  if redis.call('HINCRBY', keys[3], sub, -1) <= 0 then
+    redis.call('HDEL', keys[3], sub)
+    if announce then
+      presence_event(channel, kind, 'leave', sub, info)
+    end
+  end
+end
+
+local function drop_expired(keys, now, announce, channel, kind)
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', keys[2], '-inf', now)) do
+    drop_entry(keys, member, announce, channel, kind)
+  end
+end
+
+--[[
+herald_1_presence: one node sets (and refreshes) its entries of one topic;
+expired entries of every node are dropped on the way.
+
+KEYS     pe px pu pn (as above)
+ARGV[1]  node id (no spaces)
+ARGV[2]  ttl in ms of the entries set by this call
+ARGV[3]  channel, ARGV[4] 's' to SPUBLISH else PUBLISH
+ARGV[5]  '1' to announce joins and leaves on the channel
+ARGV[6]  n, then n times: sub, connections (0 removes the entry), info (JSON text or empty)
+Returns the number of entries this node has in the topic afterwards.
+]]
+local function presence(keys, args)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local node, ttl, channel, kind = args[1], tonumber(args[2]), args[3], args[4]
+  local announce = args[5] == '1'
+  drop_expired(keys, now, announce, channel, kind)
+  local n = tonumber(args[6])
+  for i = 0, n - 1 do
+    local sub, connections, info = args[7 + i * 3], tonumber(args[8 + i * 3]), args[9 + i * 3]
+    local member = node .. ' ' .. sub
+    if connections <= 0 then
+      drop_entry(keys, member, announce, channel, kind)
+    else
+      local previous = redis.call('HGET', keys[1], member)
+      redis.call('HSET', keys[1], member, connections .. ' ' .. info)
+      redis.call('ZADD', keys[2], now + ttl, member)
+      if previous then
+        redis.call('INCRBY', keys[4], connections - split_entry(previous))
+      else
+        redis.call('INCRBY', keys[4], connections)
+        if redis.call('HINCRBY', keys[3], sub, 1) == 1 and announce then
+          presence_event(channel, kind, 'join', sub, info)
+        end
+      end
+    end
+  end
+  -- A topic nobody refreshes any more leaves nothing behind.
+  for _, key in ipairs(keys) do
+    redis.call('PEXPIRE', key, ttl * 3)
+  end
+  return redis.call('HLEN', keys[1])
+end
+
+--[[
+herald_1_presence_read: who is in a topic, after dropping expired entries.
+
+KEYS     pe px pu pn
+ARGV[1]  'list' or 'count', ARGV[2] channel, ARGV[3] 's' or 'p', ARGV[4] '1' to announce leaves
+Returns for 'list' the entries {member, value, member, value, ...};
+for 'count' {users, connections}.
+]]
+local function presence_read(keys, args)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  drop_expired(keys, now, args[4] == '1', args[2], args[3])
+  if args[1] == 'count' then
+    return {redis.call('HLEN', keys[3]), tonumber(redis.call('GET', keys[4]) or '0')}
+  end
+  return redis.call('HGETALL', keys[1])
+end
+
 redis.register_function('herald_1_publish', publish)
+redis.register_function('herald_1_presence', presence)
+redis.register_function('herald_1_presence_read', presence_read)
 redis.register_function('herald_1_history_publish', history_publish)
 redis.register_function('herald_1_read', read)

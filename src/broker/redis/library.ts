@@ -17,6 +17,8 @@ export const FUNCTIONS = Object.freeze({
   publish: `${LIBRARY_NAME}_publish`,
   historyPublish: `${LIBRARY_NAME}_history_publish`,
   read: `${LIBRARY_NAME}_read`,
+  presence: `${LIBRARY_NAME}_presence`,
+  presenceRead: `${LIBRARY_NAME}_presence_read`,
 });
 
 export const LIBRARY_SOURCE = readFileSync(new URL('./herald.lua', import.meta.url), 'utf8');
