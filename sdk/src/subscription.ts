@@ -199,7 +199,6 @@ export class Subscription extends Emitter<SubscriptionEvents> {
         if (RETRYABLE.includes(error.code)) this.listTimer = setTimeout(() => this.list(), this.link.retryDelay(this.retries++));
         return;
       }
-      this.retries = 0;
       this.roster = new Map((reply as PresenceFrame).users.map((user) => [user.sub, member(user)]));
       for (const frame of heard) apply(this.roster, frame);
       this.emit('members', this.members!);
