@@ -119,7 +119,11 @@ export class TopicStream {
   private last = 0;
   /** Live messages held, in arrival order, while syncing or filling. */
   private held: BrokerMessage[] = [];
-  private window: { epoch: string; top: number; entries: Entry[] } | undefined;
+  /**
+   * Recent messages: entries[first…] hold contiguous offsets ending at top (or none). Never more than the
+   * history itself keeps (`size`), so that what was trimmed there cannot be recovered here either.
+   */
+  private window: { epoch: string; top: number; entries: Entry[]; first: number } | undefined;
   private windowUntil = 0;
   private windowRead: Promise<void> | undefined;
   /** Live messages delivered while the window read was in flight, appended when it lands. */
@@ -226,7 +230,8 @@ export class TopicStream {
   /** The topic is no longer held locally: drop everything. */
   close(): void {
     this.closed = true;
-    this.failPending('unsubscribed');
+    // Only a failed broker subscription closes a stream with subscribes still pending.
+    this.failPending('broker unavailable');
     this.catchingUp = [];
     this.window = undefined;
     this.held = [];
@@ -413,7 +418,7 @@ export class TopicStream {
     this.windowUntil = this.now() + WINDOW_WARM_MS;
     // A window of another epoch (or none: history unavailable) cannot recover anything.
     let plan = window.epoch === this.epoch
-      ? planRecovery(since, { epoch: window.epoch, top: window.top, messages: window.entries }, { maxRecovery: this.deps.maxRecovery, oldestTs: this.now() - this.policy.ttlMs })
+      ? planRecovery(since, { epoch: window.epoch, top: window.top, messages: window.first === 0 ? window.entries : window.entries.slice(window.first) }, { maxRecovery: this.deps.maxRecovery, oldestTs: this.now() - this.policy.ttlMs })
       : NOTHING;
     // Never a partial replay of a gap; `last` replays what there is, and says whether it is all.
     if (!plan.recovered && !('last' in since)) plan = NOTHING;
@@ -439,7 +444,7 @@ export class TopicStream {
     const epoch = this.epoch;
     this.windowTail = [];
     this.deps.metrics.historyReads.inc();
-    this.windowRead = this.deps.history.read(this.topic, this.policy, { last: this.deps.maxRecovery }).then(
+    this.windowRead = this.deps.history.read(this.topic, this.policy, { last: this.windowSize }).then(
       (page) => {
         this.windowRead = undefined;
         const tail = this.windowTail ?? [];
@@ -447,10 +452,10 @@ export class TopicStream {
         if (this.closed) return;
         if (page.position.epoch !== epoch || epoch !== this.epoch) {
           // The stored stream is another one than the node's live stream: recoveries cannot be served from it.
-          this.window = { epoch: page.position.epoch, top: page.position.offset, entries: [] };
+          this.window = { epoch: page.position.epoch, top: page.position.offset, entries: [], first: 0 };
         } else {
           const entries: Entry[] = page.messages.map((m) => ({ ...m, frame: this.deps.host.encodeMessage(this.topic, { data: m.data, ts: m.ts, offset: m.offset, epoch }) }));
-          this.window = { epoch, top: Math.max(page.position.offset, this.last), entries };
+          this.window = { epoch, top: Math.max(page.position.offset, this.last), entries, first: 0 };
           for (const entry of tail) this.appendToWindow(entry);
         }
         this.windowUntil = this.now() + WINDOW_WARM_MS;
@@ -462,7 +467,7 @@ export class TopicStream {
         if (this.closed) return;
         this.deps.log.warn({ topic: this.topic, err: error }, 'history unavailable: recoveries answered recovered:false');
         // Recovery is impossible now; the subscribes still succeed, as not recovered.
-        this.window = { epoch: '', top: this.last, entries: [] };
+        this.window = { epoch: '', top: this.last, entries: [], first: 0 };
         this.windowUntil = this.now() + 1000;
         this.serve();
       },
@@ -476,10 +481,22 @@ export class TopicStream {
     if (entry.offset !== newest + 1 && window.entries.length > 0) {
       // Not contiguous: start the window over from this message.
       window.entries = [];
+      window.first = 0;
     }
     window.entries.push(entry);
     window.top = Math.max(window.top, entry.offset);
-    if (window.entries.length > this.deps.maxRecovery * 2) window.entries.splice(0, window.entries.length - this.deps.maxRecovery);
+    // Trimmed like the stored stream: the oldest goes once more than `size` (or maxRecovery) are held.
+    if (window.entries.length - window.first > this.windowSize) window.first++;
+    // Compacted now and then, not per message.
+    if (window.first > 1024 && window.first * 2 > window.entries.length) {
+      window.entries = window.entries.slice(window.first);
+      window.first = 0;
+    }
+  }
+
+  /** Most messages a window holds: what the history keeps, and no more than a recovery may replay. */
+  private get windowSize(): number {
+    return Math.min(this.policy.size, this.deps.maxRecovery);
   }
 
   private failPending(message: string): void {

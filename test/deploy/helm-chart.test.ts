@@ -249,6 +249,8 @@ describe('helm-chart - the chart against Herald', () => {
       HERALD_REDIS_PUBLISH_TIMEOUT_MS: 'redis.publishTimeoutMs',
       HERALD_HISTORY_MAX_RECOVERY: 'herald.history.maxRecovery',
       HERALD_HISTORY_META_TTL: 'herald.history.metaTtl',
+      HERALD_PRESENCE_TTL: 'herald.presence.ttl',
+      HERALD_PRESENCE_LEAVE_GRACE: 'herald.presence.leaveGrace',
     };
     for (const [variable, path] of Object.entries(mapping)) {
       const documentedDefault = VARIABLES.find((v) => v.name === variable)?.default;
