@@ -90,6 +90,8 @@ const NOTHING: Plan<Entry> = Object.freeze({ recovered: false, replay: [] });
 const WINDOW_WARM_MS = 5000;
 /** Live messages held while the stream syncs or fills a gap; past this the topic is reset. */
 const MAX_HELD = 10_000;
+/** Pending subscribes answered per event-loop turn. */
+const SERVE_BATCH = 200;
 /** Most messages one gap-filling read asks for; a larger gap takes several reads, in order. */
 const FILL_CHUNK = 1000;
 /** A socket waiting longer than this for the live stream to reach what it was sent triggers a resync. */
@@ -131,6 +133,8 @@ export class TopicStream {
   private pending: Pending[] = [];
   private catchingUp: CatchingUp[] = [];
   private closed = false;
+  /** A serve() continues at the next turn. */
+  private serving = false;
   private readonly now: () => number;
 
   constructor(
@@ -383,9 +387,14 @@ export class TopicStream {
     return 'offset' in since && since.epoch === this.epoch && since.offset === this.last;
   }
 
-  /** Serves pending subscribes: plain ones at once, recoveries from the window (read first if need be). */
+  /**
+   * Serves pending subscribes: plain ones at once, recoveries from the window
+   * (read first if need be). At most SERVE_BATCH per event-loop turn, so that
+   * a reconnect storm of thousands of sockets does not stall the loop (and
+   * everything else on the node) for seconds.
+   */
   private serve(): void {
-    if (this.state !== 'live' || this.pending.length === 0) return;
+    if (this.state !== 'live' || this.pending.length === 0 || this.serving) return;
     const needsWindow = this.pending.some((p) => p.since !== undefined && !this.upToDate(p.since));
     if (needsWindow && this.window === undefined) {
       this.readWindow();
@@ -400,9 +409,16 @@ export class TopicStream {
         return;
       }
     }
-    const pending = this.pending;
-    this.pending = [];
-    for (const p of pending) this.answer(p);
+    const batch = this.pending.splice(0, SERVE_BATCH);
+    for (const p of batch) this.answer(p);
+    if (this.pending.length > 0) {
+      this.serving = true;
+      setImmediate(() => {
+        this.serving = false;
+        if (!this.closed) this.serve();
+      });
+      return;
+    }
     if (!this.busy) this.deps.host.idle(this.topic);
   }
 
