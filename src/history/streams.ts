@@ -74,14 +74,14 @@ interface Entry extends StoredMessage {
 interface Pending {
   readonly subscriber: Subscriber;
   readonly since: Since | undefined;
-  readonly since_at: number;
+  readonly queuedAt: number;
 }
 
 interface CatchingUp {
   readonly subscriber: Subscriber;
   /** The newest offset this socket has been sent. */
   sentUpTo: number;
-  readonly since_at: number;
+  readonly queuedAt: number;
 }
 
 const NOTHING: Plan<Entry> = Object.freeze({ recovered: false, replay: [] });
@@ -226,7 +226,7 @@ export class TopicStream {
       this.admit(subscriber, this.last, since === undefined ? undefined : true, []);
       return;
     }
-    this.pending.push({ subscriber, since, since_at: this.now() });
+    this.pending.push({ subscriber, since, queuedAt: this.now() });
     if (this.state === 'unsynced') this.sync();
     else if (this.state === 'live') this.serve();
   }
@@ -248,7 +248,7 @@ export class TopicStream {
     const before = this.busy;
     this.pending = this.pending.filter((p) => !p.subscriber.gone);
     this.catchingUp = this.catchingUp.filter((c) => !c.subscriber.gone);
-    if (this.catchingUp.some((c) => now - c.since_at > CATCH_UP_TIMEOUT_MS) && this.state === 'live') {
+    if (this.catchingUp.some((c) => now - c.queuedAt > CATCH_UP_TIMEOUT_MS) && this.state === 'live') {
       // The live stream has not reached what these sockets were sent: pub/sub lost something, fetch it.
       this.fill();
     }
@@ -451,7 +451,7 @@ export class TopicStream {
   private admit(subscriber: Subscriber, offset: number, recovered: boolean | undefined, replay: readonly string[]): void {
     subscriber.send([subscriber.ack({ offset, epoch: this.epoch }, recovered), ...replay]);
     if (offset <= this.last) subscriber.join();
-    else this.catchingUp.push({ subscriber, sentUpTo: offset, since_at: this.now() });
+    else this.catchingUp.push({ subscriber, sentUpTo: offset, queuedAt: this.now() });
   }
 
   /** One read of the last maxRecovery messages, shared by every recovery of the topic while it is in flight. */
