@@ -74,14 +74,14 @@ interface Entry extends StoredMessage {
 interface Pending {
   readonly subscriber: Subscriber;
   readonly since: Since | undefined;
-  readonly since_at: number;
+  readonly queuedAt: number;
 }
 
 interface CatchingUp {
   readonly subscriber: Subscriber;
   /** The newest offset this socket has been sent. */
   sentUpTo: number;
-  readonly since_at: number;
+  readonly queuedAt: number;
 }
 
 const NOTHING: Plan<Entry> = Object.freeze({ recovered: false, replay: [] });
@@ -90,6 +90,8 @@ const NOTHING: Plan<Entry> = Object.freeze({ recovered: false, replay: [] });
 const WINDOW_WARM_MS = 5000;
 /** Live messages held while the stream syncs or fills a gap; past this the topic is reset. */
 const MAX_HELD = 10_000;
+/** Pending subscribes answered per event-loop turn. */
+const SERVE_BATCH = 200;
 /** Most messages one gap-filling read asks for; a larger gap takes several reads, in order. */
 const FILL_CHUNK = 1000;
 /** A socket waiting longer than this for the live stream to reach what it was sent triggers a resync. */
@@ -131,6 +133,8 @@ export class TopicStream {
   private pending: Pending[] = [];
   private catchingUp: CatchingUp[] = [];
   private closed = false;
+  /** A serve() continues at the next turn. */
+  private serving = false;
   private readonly now: () => number;
 
   constructor(
@@ -222,7 +226,7 @@ export class TopicStream {
       this.admit(subscriber, this.last, since === undefined ? undefined : true, []);
       return;
     }
-    this.pending.push({ subscriber, since, since_at: this.now() });
+    this.pending.push({ subscriber, since, queuedAt: this.now() });
     if (this.state === 'unsynced') this.sync();
     else if (this.state === 'live') this.serve();
   }
@@ -244,7 +248,7 @@ export class TopicStream {
     const before = this.busy;
     this.pending = this.pending.filter((p) => !p.subscriber.gone);
     this.catchingUp = this.catchingUp.filter((c) => !c.subscriber.gone);
-    if (this.catchingUp.some((c) => now - c.since_at > CATCH_UP_TIMEOUT_MS) && this.state === 'live') {
+    if (this.catchingUp.some((c) => now - c.queuedAt > CATCH_UP_TIMEOUT_MS) && this.state === 'live') {
       // The live stream has not reached what these sockets were sent: pub/sub lost something, fetch it.
       this.fill();
     }
@@ -383,9 +387,14 @@ export class TopicStream {
     return 'offset' in since && since.epoch === this.epoch && since.offset === this.last;
   }
 
-  /** Serves pending subscribes: plain ones at once, recoveries from the window (read first if need be). */
+  /**
+   * Serves pending subscribes: plain ones at once, recoveries from the window
+   * (read first if need be). At most SERVE_BATCH per event-loop turn, so that
+   * a reconnect storm of thousands of sockets does not stall the loop (and
+   * everything else on the node) for seconds.
+   */
   private serve(): void {
-    if (this.state !== 'live' || this.pending.length === 0) return;
+    if (this.state !== 'live' || this.pending.length === 0 || this.serving) return;
     const needsWindow = this.pending.some((p) => p.since !== undefined && !this.upToDate(p.since));
     if (needsWindow && this.window === undefined) {
       this.readWindow();
@@ -400,9 +409,16 @@ export class TopicStream {
         return;
       }
     }
-    const pending = this.pending;
-    this.pending = [];
-    for (const p of pending) this.answer(p);
+    const batch = this.pending.splice(0, SERVE_BATCH);
+    for (const p of batch) this.answer(p);
+    if (this.pending.length > 0) {
+      this.serving = true;
+      setImmediate(() => {
+        this.serving = false;
+        if (!this.closed) this.serve();
+      });
+      return;
+    }
     if (!this.busy) this.deps.host.idle(this.topic);
   }
 
@@ -435,7 +451,7 @@ export class TopicStream {
   private admit(subscriber: Subscriber, offset: number, recovered: boolean | undefined, replay: readonly string[]): void {
     subscriber.send([subscriber.ack({ offset, epoch: this.epoch }, recovered), ...replay]);
     if (offset <= this.last) subscriber.join();
-    else this.catchingUp.push({ subscriber, sentUpTo: offset, since_at: this.now() });
+    else this.catchingUp.push({ subscriber, sentUpTo: offset, queuedAt: this.now() });
   }
 
   /** One read of the last maxRecovery messages, shared by every recovery of the topic while it is in flight. */
