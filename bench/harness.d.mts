@@ -28,8 +28,16 @@ export interface Stray {
   unconfirmed: number;
 }
 
+/** History topics: frames carrying an offset, and those that skipped, went backwards or had none (identity.mjs). */
+export interface Offsets {
+  frames: number;
+  gaps: number;
+  backwards: number;
+  missing: number;
+}
+
 export interface Step {
-  mode: 'paced' | 'burst';
+  mode: 'paced' | 'burst' | 'recovery';
   rate: number;
   step: number;
   publish: { offered: number; sent: number; accepted: number; rejected: number; failed: number; unanswered: number; statuses: Record<string, number>; maxBehind: number; acceptedPerSec: number | null };
@@ -43,6 +51,7 @@ export interface Step {
   shed: { connections: number; lost: number };
   received: number;
   stray: Stray;
+  offsets: Offsets;
   drainTimedOut: boolean;
   deliveryRatio: number | null;
   deliveriesPerSec: number | null;
@@ -72,8 +81,31 @@ export interface Run {
   bursts?: Step[];
   churn?: Record<string, unknown> & { verdict: { bounded: boolean; rssJudged: boolean; reasons: string[] } };
   idle?: { connections: number; serverRssBytes: number; baselineRssBytes: number; rssPerConnectionBytes: number | null };
+  historyTopic?: boolean;
+  topic?: string;
+  recovery?: Recovery;
   error?: string;
   skipped?: string;
+}
+
+/** The recovery storm (bench/scenarios/recovery.mjs). */
+export interface Recovery {
+  clients: number;
+  topics: number;
+  nodes: number;
+  missedPerClient: number;
+  gone: number;
+  released: { released: boolean; seconds: number };
+  published: number;
+  reconnect: { ready: number; failed: number; failures: Record<string, number>; seconds: number };
+  acks: { recovered: number; notRecovered: number; none: number } | null;
+  caughtUp: number;
+  lastCaughtUpMs: number | null;
+  ackMs: Latency | null;
+  catchUpMs: Latency | null;
+  herald: { readsPerNode: number[]; recoveredPerNode: number[]; replayedPerNode: number[]; brokerReconnectsPerNode: number[]; eventLoopLagMaxMs: (number | null)[] };
+  redis: { fcallCalls: number; otherFunctionCalls: number; readsByCommandstats: number; readsSeen: number; readsPerTopic: { max: number; min: number; topicsRead: number } };
+  readsPerTopicPerNode: { herald: number | null; redisMonitor: number | null; redisCommandstats: number | null };
 }
 
 export interface Results {

@@ -15,12 +15,14 @@ import * as churn from './scenarios/churn.mjs';
 import * as cluster from './scenarios/cluster.mjs';
 import * as connections from './scenarios/connections.mjs';
 import * as fanout from './scenarios/fanout.mjs';
+import * as history from './scenarios/history.mjs';
+import * as recovery from './scenarios/recovery.mjs';
 import * as smoke from './scenarios/smoke.mjs';
 import * as topics from './scenarios/topics.mjs';
 
 /** 2: deliveries identified (delivered = distinct accepted messages; duplicates, order, topic, strays counted apart). */
 export const RESULTS_VERSION = 2;
-const SCENARIOS = { fanout, topics, connections, cluster, churn, smoke };
+const SCENARIOS = { fanout, topics, connections, cluster, history, recovery, churn, smoke };
 
 /**
  * @param {import('./options.mjs').Options} options

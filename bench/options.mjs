@@ -2,7 +2,8 @@
  * Command line of `node bench/run.mjs` (`npm run bench` = full scale).
  *
  *   --scale F            multiply connection and topic counts (default 1: full size)
- *   --only LIST          scenarios: fanout, topics, connections (alias idle, connect), cluster, churn, smoke
+ *   --only LIST          scenarios: fanout, topics, connections (alias idle, connect), cluster, history (fan-out on a
+ *                        history topic), recovery (the recovery storm; alias storm), churn, smoke
  *   --peers LIST         families: herald, uws, socketio, nchan (default all)
  *   --brokers LIST       memory, redis (default both)
  *   --targets LIST       exact target ids (see bench/targets/index.mjs), instead of --peers/--brokers
@@ -21,7 +22,7 @@
  *   --doc PATH           markdown report (default docs/benchmarks.md; "" for none)
  *   --charts-dir DIR     SVG charts (default docs/benchmarks)
  *   --report FILE        only regenerate the markdown and charts from a results file
- *   --max-minutes M      hard stop for the whole run (default 40)
+ *   --max-minutes M      hard stop for the whole run (default 60)
  */
 import { fileURLToPath } from 'node:url';
 
@@ -52,8 +53,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
  * @property {number} maxMinutes
  */
 
-export const SCENARIOS = ['fanout', 'topics', 'connections', 'cluster', 'churn'];
-const ALIASES = { idle: 'connections', connect: 'connections', 'connect-storm': 'connections', 'many-topics': 'topics', 'three-nodes': 'cluster', soak: 'churn' };
+export const SCENARIOS = ['fanout', 'topics', 'connections', 'cluster', 'history', 'recovery', 'churn'];
+const ALIASES = { idle: 'connections', connect: 'connections', 'connect-storm': 'connections', 'many-topics': 'topics', 'three-nodes': 'cluster', 'history-fanout': 'history', storm: 'recovery', 'recovery-storm': 'recovery', soak: 'churn' };
 
 /** @returns {Options} */
 export function defaults() {
@@ -78,7 +79,7 @@ export function defaults() {
     doc: `${ROOT}docs/benchmarks.md`,
     chartsDir: `${ROOT}docs/benchmarks`,
     report: undefined,
-    maxMinutes: 40,
+    maxMinutes: 60,
   };
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm run bench` = `npm run build && node bench/run.mjs`: the whole suite at
- * full scale (about 15 minutes on 2 cores), results in
+ * full scale (about 30 minutes on 2 cores with the history scenarios), results in
  * bench/results/<date>.json, report in docs/benchmarks.md with charts in
  * docs/benchmarks/. Options: see bench/options.mjs (`--help`). Every process
  * it starts is killed when it ends, fails, or is interrupted.

@@ -7,9 +7,11 @@ import jwt from 'jsonwebtoken';
 import type { Config } from './config.js';
 
 const DEV_TOKEN_HOURS = 24;
+/** What `npm run demo` (package.json) sets: the demo's chat rooms with history, presence and join/leave. */
+export const DEMO_ENV = "HERALD_HISTORY='chat.>=100:3600' HERALD_PRESENCE='chat.>' HERALD_PRESENCE_JOIN_LEAVE='chat.>'";
 
 /** An HS256 token signed with development mode's generated secret. */
-export function signDevToken(secret: string, claims: { sub: string; topics: string[]; publish: string[] }, seconds: number): string {
+export function signDevToken(secret: string, claims: { sub: string; topics: string[]; publish: string[]; info?: Record<string, unknown> }, seconds: number): string {
   return jwt.sign(claims, secret, { algorithm: 'HS256', expiresIn: seconds });
 }
 
@@ -25,7 +27,12 @@ export function developmentBanner(config: Config, port: number): string | undefi
     '',
   ];
   if (config.demo) {
-    lines.push(` Open the demo (a chat room and a live feed, on the @herald/client SDK):  http://${base}/`, '');
+    lines.push(` Open the demo (a chat room and a live feed, on the @herald/client SDK):  http://${base}/`);
+    // Without these the demo's rooms have neither scroll-back nor an online list; the page says so too.
+    if (config.history.rules.length === 0 || config.presence.patterns.length === 0) {
+      lines.push(' Its rooms keep history and show who is online when Herald starts with them: npm run demo, which is', `   ${DEMO_ENV} npm start`);
+    }
+    lines.push('');
   }
   if (config.generated.jwtSecret && config.jwt.secret !== undefined) {
     const token = signDevToken(config.jwt.secret, { sub: 'dev-user', topics: ['>'], publish: ['>'] }, DEV_TOKEN_HOURS * 3600);

@@ -5,7 +5,8 @@
  * offset, never by JSON parsing; what a delivery carries (step, topic,
  * sequence, send time) is read by ../lib/identity.mjs.
  *
- *   herald    welcome → {"type":"subscribe"} → ack; deliveries {"type":"message",...}
+ *   herald    welcome → {"type":"subscribe"} (with `since` when the connection resumes) → ack, whose
+ *             position (offset, epoch) and `recovered` the connection keeps; deliveries {"type":"message",...}
  *   uws       bare uWebSockets.js peer: subscribed on open, then ack; same delivery frame
  *   socketio  Engine.IO v4 / Socket.IO v5: 0{...} → "40" → 40{...} → 421["subscribe",t] → 431[...];
  *             deliveries 42["m",{...}]; ping "2" answered "3"
@@ -29,6 +30,31 @@ const A = 0x61; // 'a' of {"type":"ack"
 const W = 0x77; // 'w' of {"type":"welcome"
 const E = 0x65; // 'e' of {"type":"error"
 const TYPE_AT = 9; // {"type":" is 9 bytes
+const ACK_OFFSET = Buffer.from('"offset":');
+const ACK_EPOCH = Buffer.from('"epoch":"');
+const RECOVERED_TRUE = Buffer.from('"recovered":true');
+const RECOVERED_FALSE = Buffer.from('"recovered":false');
+
+/**
+ * What a history topic's ack says (docs/protocol.md, "History and recovery"):
+ * the position and `recovered`. Acks are one per connection, so a plain scan is fine here.
+ * @param {import('./ws-conn.mjs').WsConn} conn
+ * @param {Buffer} buf
+ */
+function readAck(conn, buf, start, end) {
+  const ack = buf.subarray(start, end);
+  conn.recovered = ack.includes(RECOVERED_TRUE) ? true : ack.includes(RECOVERED_FALSE) ? false : undefined;
+  const o = ack.indexOf(ACK_OFFSET);
+  let offset = -1;
+  if (o >= 0) {
+    offset = 0;
+    for (let i = o + ACK_OFFSET.length; i < ack.length && ack[i] >= 48 && ack[i] <= 57; i++) offset = offset * 10 + ack[i] - 48;
+  }
+  const e = ack.indexOf(ACK_EPOCH);
+  conn.epoch = e >= 0 ? ack.toString('latin1', e + ACK_EPOCH.length, ack.indexOf(0x22, e + ACK_EPOCH.length)) : '';
+  // Recovered: the replay follows from the offset after `since`, and the ack's offset is where it ends.
+  conn.offset = conn.recovered === true && conn.since !== null ? conn.since.offset : offset;
+}
 
 /** @type {Record<string, Dialect>} */
 export const DIALECTS = {
@@ -44,8 +70,10 @@ export const DIALECTS = {
       }
       if (kind === W && conn.phase === 0) {
         conn.phase = 1;
-        conn.sendText(`{"type":"subscribe","topic":"${topic}","id":1}`);
+        const since = conn.since === null ? '' : `,"since":{"offset":${conn.since.offset},"epoch":"${conn.since.epoch}"}`;
+        conn.sendText(`{"type":"subscribe","topic":"${topic}","id":1${since}}`);
       } else if (kind === A && conn.phase === 1) {
+        readAck(conn, buf, start, end);
         conn.ready();
       } else if (kind === E) {
         conn.fail(`error frame: ${buf.toString('utf8', start, Math.min(end, start + 200))}`);

@@ -15,13 +15,40 @@ export const MAX_SOCKETS_PER_WORKER = 19_000;
 /**
  * @typedef {object} LoadSpec
  * @property {string} dialect
- * @property {number[]} ports  connection i goes to ports[i % ports.length]
+ * @property {number[]} ports  connection i goes to ports[⌊i / topics⌋ % ports.length]: each topic's connections take the nodes in turn
  * @property {number} connections
  * @property {number} topics   connection i subscribes to `${prefix}${i % topics}`
  * @property {string} prefix
  * @property {string} [secret] HS256 secret for Herald tokens
  * @property {string[]} [localAddresses]
  */
+
+/**
+ * The workers' recoveries (reconnect) summed: acks by `recovered`, connections
+ * caught up, when the first worker started and the last connection caught up,
+ * and each connection's time from opening to its ack and to caught up; null outside a recovery.
+ */
+function recoveryOf(parts) {
+  const rs = parts.map((p) => p.recovery).filter((r) => r !== null);
+  if (rs.length === 0) return null;
+  const hist = new Histogram();
+  const ackHist = new Histogram();
+  const acks = { recovered: 0, notRecovered: 0, none: 0 };
+  for (const r of rs) {
+    hist.add(r.hist);
+    ackHist.add(r.ackHist);
+    for (const k of Object.keys(acks)) acks[k] += r.acks[k];
+  }
+  return {
+    step: rs[0].step,
+    acks,
+    caughtUp: rs.reduce((n, r) => n + r.caughtUp, 0),
+    startedUs: Math.min(...rs.map((r) => r.startedUs)),
+    lastCaughtUpUs: Math.max(...rs.map((r) => r.lastCaughtUpUs)),
+    hist,
+    ackHist,
+  };
+}
 
 /**
  * @param {import('../lib/processes.mjs').ProcessSet} procs
@@ -61,6 +88,24 @@ export async function startLoadgen(procs, spec, workers) {
         readyByTopic,
       };
     },
+    /** Every connection goes away at once (RST); resolves with how many were closed. */
+    async disconnect() {
+      const parts = await all('disconnect', {}, 60_000);
+      return { closed: parts.reduce((n, p) => n + p.closed, 0), ready: parts.reduce((n, p) => n + p.ready, 0) };
+    },
+    /**
+     * Every connection again at once, each resuming with `since` from what it had; the step `step`
+     * (what was published meanwhile, `expectation`) is accounted on them from before they open.
+     * @param {number} step
+     * @param {import('../lib/identity.mjs').Expectation} expectation
+     * @param {number} [concurrency] connects in progress per worker (default: all of them)
+     */
+    async reconnect(step, expectation, concurrency, timeoutMs = 180_000) {
+      const parts = await all('reconnect', { step, expectation, concurrency }, timeoutMs);
+      const failures = {};
+      for (const p of parts) for (const [k, v] of Object.entries(p.failures)) failures[k] = (failures[k] ?? 0) + v;
+      return { ready: parts.reduce((n, p) => n + p.ready, 0), failed: parts.reduce((n, p) => n + p.newlyFailed, 0), failures, ms: Math.max(...parts.map((p) => p.ms)) };
+    },
     /** A new step: the workers count only frames tagged with it. */
     begin: (step) => all('begin', { step }),
     /** @param {import('../lib/identity.mjs').Expectation} expectation */
@@ -69,7 +114,7 @@ export async function startLoadgen(procs, spec, workers) {
     async stats() {
       const parts = await all('stats');
       const hist = new Histogram();
-      const sum = { ...sumAccounts(parts), reads: 0, ready: 0, open: 0, firstUs: 0, lastUs: 0, closes: {}, others: {} };
+      const sum = { ...sumAccounts(parts), reads: 0, ready: 0, open: 0, firstUs: 0, lastUs: 0, closes: {}, others: {}, recovery: recoveryOf(parts) };
       for (const p of parts) {
         hist.add(p.hist);
         sum.reads += p.reads;

@@ -6,8 +6,10 @@
  * publish→receipt latency from the send time embedded there.
  *
  * Requests: prepare, connect, begin (a new step), expect (what the publisher
- * sent in it), stats, close; each answered with the request's id. The worker
- * exits when its parent goes away.
+ * sent in it), stats, disconnect (every connection at once), reconnect (every
+ * connection again, resuming from what it had: the recovery storm), close;
+ * each answered with the request's id. The worker exits when its parent goes
+ * away.
  */
 import { serveRpc } from '../lib/rpc.mjs';
 import jwt from 'jsonwebtoken';
@@ -37,6 +39,8 @@ let frameNow = -1;
 let reads = 0;
 let ready = 0;
 let open = 0;
+/** connections that failed before they were ready, ever */
+let failedTotal = 0;
 /** @type {Record<string, number>} */
 let failures = {};
 /** @type {Record<string, number>} */
@@ -47,6 +51,26 @@ let others = {};
 let readyByTopic = new Int32Array(0);
 /** @type {(() => void) | null} */
 let settledOne = null;
+
+/**
+ * The recovery in progress (reconnect), null otherwise: its step, its acks by
+ * `recovered`, and when each connection had every message of the step (caught up).
+ * @type {{ step: number, startedUs: number, acks: { recovered: number, notRecovered: number, none: number }, caughtUp: number, lastCaughtUpUs: number, hist: Histogram, ackHist: Histogram } | null}
+ */
+let recovery = null;
+
+/** A connection of the recovery is acknowledged: record how long after it opened. */
+function acked(conn) {
+  recovery.ackHist.record(nowUs() - conn.openedUs);
+}
+
+/** A connection of the recovery has every message of its step: record when. */
+function caughtUp(conn, atUs) {
+  conn.caughtUpUs = atUs;
+  recovery.caughtUp++;
+  if (atUs > recovery.lastCaughtUpUs) recovery.lastCaughtUpUs = atUs;
+  recovery.hist.record(atUs - conn.openedUs);
+}
 
 /** @type {import('./dialects.mjs').Deliverer} */
 const deliverer = {
@@ -60,6 +84,7 @@ const deliverer = {
     if (firstUs === 0) firstUs = frameNow;
     lastUs = frameNow;
     hist.record(frameNow - t);
+    if (recovery !== null && conn.caughtUpUs === 0 && conn.track.unique >= (ledger.wanted(conn.topic) ?? Infinity)) caughtUp(conn, frameNow);
   },
   other(_conn, what) {
     others[what] = (others[what] ?? 0) + 1;
@@ -75,9 +100,19 @@ const sink = {
   ready(conn) {
     ready++;
     readyByTopic[conn.topic]++;
+    if (recovery !== null && conn.since !== null) {
+      const acks = recovery.acks;
+      if (conn.recovered === true) acks.recovered++;
+      else if (conn.recovered === false) acks.notRecovered++;
+      else acks.none++;
+      acked(conn);
+      // Nothing to receive on its topic: caught up with the ack.
+      if (conn.caughtUpUs === 0 && ledger.wanted(conn.topic) === 0) caughtUp(conn, nowUs());
+    }
     settledOne?.();
   },
   failed(conn, reason) {
+    failedTotal++;
     failures[reason] = (failures[reason] ?? 0) + 1;
     settledOne?.();
   },
@@ -120,10 +155,26 @@ let opened = 0;
  * with the totals so far.
  */
 function connect(request) {
-  const concurrency = request.concurrency ?? 256;
-  const started = Date.now();
   const total = Math.min(request.count ?? spec.count, spec.count - opened);
-  const failedBefore = conns.length - ready;
+  const fresh = [];
+  for (let k = 0; k < total; k++) {
+    const index = spec.first + opened + k;
+    fresh.push(new WsConn(sink, index, index % spec.topics));
+  }
+  opened += total;
+  conns.push(...fresh);
+  return openAll(fresh, request.concurrency ?? 256);
+}
+
+/**
+ * Opens `list` (new connections, already in `conns`), at most `concurrency`
+ * in progress at once; resolves when each is ready or failed, with the totals so far.
+ * @param {WsConn[]} list
+ * @param {number} concurrency
+ */
+function openAll(list, concurrency) {
+  const started = Date.now();
+  const failedBefore = failedTotal;
   return new Promise((resolve) => {
     let next = 0;
     let inFlight = 0;
@@ -131,18 +182,18 @@ function connect(request) {
     const finish = () => {
       clearInterval(sweep);
       settledOne = null;
-      resolve({ ready, failed: conns.length - ready, newlyFailed: conns.length - ready - failedBefore, failures, ms: Date.now() - started, readyByTopic: Array.from(readyByTopic) });
+      resolve({ ready, failed: conns.length - ready, newlyFailed: failedTotal - failedBefore, failures, ms: Date.now() - started, readyByTopic: Array.from(readyByTopic) });
     };
     const pump = () => {
-      while (inFlight < concurrency && next < total) {
-        const index = spec.first + opened;
-        const topic = index % spec.topics;
-        const conn = new WsConn(sink, index, topic);
-        conns.push(conn);
-        const port = spec.ports[index % spec.ports.length];
+      while (inFlight < concurrency && next < list.length) {
+        const conn = list[next];
+        const index = conn.index;
+        // Topic t's connections are t, t + topics, t + 2·topics, …: they take the nodes in turn, so that every
+        // node holds every topic (index % nodes would put a topic on one node whenever nodes divides topics).
+        const port = spec.ports[Math.floor(index / spec.topics) % spec.ports.length];
         const localAddress = spec.localAddresses?.length ? spec.localAddresses[Math.floor(index / spec.ports.length) % spec.localAddresses.length] : undefined;
-        conn.open({ host: spec.host, port, localAddress, path: dialect.path(spec, index, topicNames[topic]) });
-        opened++;
+        conn.openedUs = nowUs();
+        conn.open({ host: spec.host, port, localAddress, path: dialect.path(spec, index, topicNames[conn.topic]) });
         next++;
         inFlight++;
       }
@@ -150,21 +201,23 @@ function connect(request) {
     settledOne = () => {
       inFlight--;
       settled++;
-      if (settled >= total) finish();
+      if (settled >= list.length) finish();
       else pump();
     };
     // One timer for all connections instead of one each.
     const sweep = setInterval(() => {
       const limit = Date.now() - CONNECT_TIMEOUT_MS;
-      for (const conn of conns) if (conn.state < READY && conn.startedAt < limit) conn.fail('timeout');
+      // startedAt 0: not opened yet (waiting for a place among the `concurrency` in progress).
+      for (const conn of list) if (conn.state < READY && conn.startedAt > 0 && conn.startedAt < limit) conn.fail('timeout');
     }, 1000);
-    if (total <= 0) finish();
+    if (list.length === 0) finish();
     else pump();
   });
 }
 
 /** A new step: every count starts afresh, and frames tagged with any other step never count in it. */
 function begin(request) {
+  recovery = null;
   hist.reset();
   reads = 0;
   firstUs = 0;
@@ -182,7 +235,57 @@ function expect(request) {
 }
 
 function stats() {
-  return { ...ledger.account(conns), reads, ready, open, firstUs, lastUs, hist: hist.toJSON(), closes, others, failures };
+  const r = recovery === null ? null : { step: recovery.step, startedUs: recovery.startedUs, acks: recovery.acks, caughtUp: recovery.caughtUp, lastCaughtUpUs: recovery.lastCaughtUpUs, hist: recovery.hist.toJSON(), ackHist: recovery.ackHist.toJSON() };
+  return { ...ledger.account(conns), reads, ready, open, firstUs, lastUs, hist: hist.toJSON(), closes, others, failures, recovery: r };
+}
+
+/** Every connection goes away at once (RST, as on a network blip): nothing is sent to the server first. */
+function disconnect() {
+  let closed = 0;
+  for (const conn of conns) {
+    if (conn.state === CLOSED) continue;
+    if (conn.state === READY) {
+      ready--;
+      readyByTopic[conn.topic]--;
+    }
+    conn.destroy();
+    closed++;
+  }
+  return { closed, ready };
+}
+
+/**
+ * The recovery storm: every connection again, at once (`concurrency` in
+ * progress), each subscribing with `since` = the position it had (its ack's,
+ * then its last frame's offset, and the ack's epoch). The step `step` (whose
+ * messages were published meanwhile) starts for all of them before they are
+ * open, so that what is replayed before and after the ack counts in it, and a
+ * connection that fails to come back counts its messages as lost.
+ */
+function reconnect(request) {
+  const fresh = conns.map((old) => {
+    if (old.state !== CLOSED) {
+      if (old.state === READY) {
+        ready--;
+        readyByTopic[old.topic]--;
+      }
+      old.destroy();
+    }
+    const conn = new WsConn(sink, old.index, old.topic);
+    conn.since = old.epoch !== '' && old.offset >= 0 ? { offset: old.offset, epoch: old.epoch } : null;
+    return conn;
+  });
+  conns = fresh;
+  ledger.begin(request.step, conns, () => true);
+  ledger.expect(request.expectation);
+  hist.reset();
+  reads = 0;
+  firstUs = 0;
+  lastUs = 0;
+  closes = {};
+  others = {};
+  recovery = { step: request.step, startedUs: nowUs(), acks: { recovered: 0, notRecovered: 0, none: 0 }, caughtUp: 0, lastCaughtUpUs: 0, hist: new Histogram(), ackHist: new Histogram() };
+  return openAll(conns, request.concurrency ?? conns.length);
 }
 
 function close() {
@@ -191,4 +294,4 @@ function close() {
   return {};
 }
 
-serveRpc({ prepare, connect, begin, expect, stats, close });
+serveRpc({ prepare, connect, begin, expect, stats, disconnect, reconnect, close });

@@ -69,6 +69,19 @@ export class WsConn {
     this.inStep = false;
     /** close code seen during the current step, 0 if none */
     this.closedWith = 0;
+    /** history topics: the last offset of its topic this connection has (the ack's, then each frame's); -1 when none */
+    this.offset = -1;
+    /** history topics: the epoch its subscribe's ack named; '' when none */
+    this.epoch = '';
+    /** what the subscribe asks to recover from, or null for a plain subscribe */
+    /** @type {{ offset: number, epoch: string } | null} */
+    this.since = null;
+    /** the ack's `recovered`: true, false, or undefined when it had none */
+    /** @type {boolean | undefined} */
+    this.recovered = undefined;
+    /** µs (CLOCK_MONOTONIC) when it was opened and when it had every message of the current recovery, 0 until then */
+    this.openedUs = 0;
+    this.caughtUpUs = 0;
     this.startedAt = 0;
     /** @type {Buffer | null} */
     this.pending = null;

@@ -15,6 +15,7 @@ export interface Tag {
 
 export declare function payload(t: number, step: number, topic: number, seq: number, floor: number, size: number): string;
 export declare function readTag(buf: Buffer, start: number, end: number, out: Tag): boolean;
+export declare function readOffset(buf: Buffer, start: number, end: number): number;
 
 export declare class SeqTracker {
   next: number;
@@ -34,6 +35,7 @@ export interface Tracked {
   inStep: boolean;
   closedWith: number;
   got: boolean;
+  offset?: number;
 }
 
 export interface Expectation {
@@ -55,6 +57,7 @@ export interface Account {
   lost: number | null;
   shed: { connections: number; lost: number };
   stray: { earlierStep: number; untagged: number; neverSent: number; refused: number; unconfirmed: number };
+  offsets: { frames: number; gaps: number; backwards: number; missing: number };
 }
 
 export declare class Ledger {
@@ -64,6 +67,7 @@ export declare class Ledger {
   closed(conn: Tracked, code: number): void;
   expect(x: Expectation): void;
   account(conns: Iterable<Tracked>): Account;
+  wanted(topic: number): number | null;
 }
 
 export declare function sumAccounts(parts: Account[]): Account;

@@ -34,6 +34,14 @@
  * step (late from an earlier one), without a readable tag, with a sequence the
  * publisher never sent, of a message the server refused (non-2xx), or of one
  * whose publish got no answer (the publisher could not know).
+ *
+ * Offsets (history topics, docs/protocol.md "History and recovery"): a
+ * delivery frame that ends in `,"offset":<n>}` must carry the offset after
+ * the previous one the connection saw, whatever the step: the one its
+ * subscribe's ack gave as the position (or its `since`, when the ack said
+ * recovered), then every frame's in turn. A frame with a smaller or equal
+ * offset went backwards, a larger one skipped; a frame without an offset on a
+ * connection that has one is unsequenced. Counted per step in `offsets`.
  */
 
 const T = Buffer.from('{"t":');
@@ -44,6 +52,7 @@ const F = Buffer.from(',"f":');
 /** A bigger sequence is no payload of ours: it would make a bitmap of more than 512 KiB. */
 export const MAX_SEQ = 1 << 22;
 const PAD = 'x'.repeat(65536);
+const OFFSET = Buffer.from(',"offset":');
 
 /**
  * The payload of one message: its tag, padded to `size` bytes (longer when the tag alone is longer).
@@ -100,6 +109,31 @@ export function readTag(buf, start, end, out) {
   if (out.s < 0 || out.s >= MAX_SEQ || !at(buf, (i = numEnd), F, end)) return false;
   out.f = digits(buf, i + F.length, end);
   return out.f >= 0;
+}
+
+/**
+ * The offset of a Herald delivery frame of a history topic, which ends in
+ * `,"offset":<n>}` (src/protocol/frames.ts), read backwards from its end; -1
+ * when the frame has none (other topics, other servers).
+ * @param {Buffer} buf
+ */
+export function readOffset(buf, start, end) {
+  let i = end - 1;
+  if (i <= start || buf[i] !== 0x7d /* } */) return -1;
+  let v = 0;
+  let scale = 1;
+  let n = 0;
+  for (i--; i > start && n < 16; i--, n++) {
+    const c = buf[i] - 48;
+    if (c < 0 || c > 9) break;
+    v += c * scale;
+    scale *= 10;
+  }
+  if (n === 0) return -1;
+  const at0 = i + 1 - OFFSET.length;
+  if (at0 < start) return -1;
+  for (let j = 0; j < OFFSET.length; j++) if (buf[at0 + j] !== OFFSET[j]) return -1;
+  return v;
 }
 
 export const FRESH = 0;
@@ -194,6 +228,7 @@ const UNCONFIRMED = 2;
  * @property {boolean} inStep      subscribed when the step began
  * @property {number} closedWith   close code seen during the step, 0 if none
  * @property {boolean} got         received a delivery of this step
+ * @property {number} [offset]     the last offset of its topic it has (history topics), -1 or absent when none
  */
 
 /** One load-generator worker's accounting of the current step. */
@@ -217,6 +252,11 @@ export class Ledger {
     this.untagged = 0;
     this.covered = 0;
     this.subscribers = 0;
+    /** history topics: frames carrying an offset, and those not following the connection's previous one */
+    this.offsetFrames = 0;
+    this.offsetGaps = 0;
+    this.offsetBackwards = 0;
+    this.offsetMissing = 0;
   }
 
   /**
@@ -244,6 +284,19 @@ export class Ledger {
    * @returns {number} the send time (µs) when it is a first receipt of this step's message on the right topic, else -1
    */
   deliver(conn, buf, start, end) {
+    // Offsets follow the connection's stream whatever the step a frame belongs to.
+    const offset = readOffset(buf, start, end);
+    const previous = conn.offset ?? -1;
+    if (offset >= 0) {
+      this.offsetFrames++;
+      if (previous >= 0 && offset !== previous + 1) {
+        if (offset <= previous) this.offsetBackwards++;
+        else this.offsetGaps++;
+      }
+      conn.offset = offset;
+    } else if (previous >= 0) {
+      this.offsetMissing++;
+    }
     const tag = this.tag;
     if (!readTag(buf, start, end, tag)) {
       this.untagged++;
@@ -325,6 +378,7 @@ export class Ledger {
       lost: /** @type {number | null} */ (null),
       shed: { connections: 0, lost: 0 },
       stray: { earlierStep: this.earlierStep, untagged: this.untagged, neverSent: 0, refused: 0, unconfirmed: 0 },
+      offsets: { frames: this.offsetFrames, gaps: this.offsetGaps, backwards: this.offsetBackwards, missing: this.offsetMissing },
     };
     const x = this.expectation;
     if (x === null) return out;
@@ -363,6 +417,18 @@ export class Ledger {
     out.lost = expected - delivered;
     return out;
   }
+
+  /**
+   * How many of the step's messages on `topic` a subscriber must receive (the accepted ones); null before expect().
+   * @param {number} topic
+   */
+  wanted(topic) {
+    const x = this.expectation;
+    if (x === null) return null;
+    const pre = x.prefix[topic] ?? null;
+    const sent = x.sent[topic] ?? 0;
+    return pre === null ? sent : pre.acc[sent];
+  }
 }
 
 /**
@@ -375,6 +441,7 @@ export function sumAccounts(parts) {
     expected: /** @type {number | null} */ (0), delivered: /** @type {number | null} */ (0), lost: /** @type {number | null} */ (0),
     shed: { connections: 0, lost: 0 },
     stray: { earlierStep: 0, untagged: 0, neverSent: 0, refused: 0, unconfirmed: 0 },
+    offsets: { frames: 0, gaps: 0, backwards: 0, missing: 0 },
   };
   for (const p of parts) {
     for (const k of ['subscribers', 'received', 'fresh', 'duplicates', 'outOfOrder', 'wrongTopic', 'covered']) out[k] += p[k];
@@ -382,14 +449,16 @@ export function sumAccounts(parts) {
     out.shed.connections += p.shed.connections;
     out.shed.lost += p.shed.lost;
     for (const k of Object.keys(out.stray)) out.stray[k] += p.stray[k];
+    for (const k of Object.keys(out.offsets)) out.offsets[k] += p.offsets?.[k] ?? 0;
   }
   return out;
 }
 
 /**
  * What fails the zero-loss budget in a step: loss beyond the connections shed
- * with 4008, duplicates, reordering, wrong topic, and deliveries of messages
- * that were never sent, never identified, or refused. Empty when clean.
+ * with 4008, duplicates, reordering, wrong topic, deliveries of messages
+ * that were never sent, never identified, or refused, and on history topics
+ * offsets that skip, go backwards or are missing. Empty when clean.
  * Results files of version 1 (frame counts only) yield null: not checkable.
  * @param {any} step
  * @returns {string[] | null}
@@ -406,5 +475,8 @@ export function identityFailures(step) {
   if (step.stray?.neverSent) out.push(`never sent ${step.stray.neverSent}`);
   if (step.stray?.untagged) out.push(`unidentified ${step.stray.untagged}`);
   if (step.stray?.refused) out.push(`delivered though refused ${step.stray.refused}`);
+  if (step.offsets?.gaps) out.push(`offsets skipped ${step.offsets.gaps}`);
+  if (step.offsets?.backwards) out.push(`offsets went backwards ${step.offsets.backwards}`);
+  if (step.offsets?.missing) out.push(`frames without an offset ${step.offsets.missing}`);
   return out;
 }

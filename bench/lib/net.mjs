@@ -55,13 +55,13 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * @template P
  * @param {{ stop: (proc: P) => Promise<unknown> }} procs
  * @param {string} what
- * @param {(port: number) => P} spawn
+ * @param {(port: number) => P | Promise<P>} spawn
  * @returns {Promise<{ port: number, proc: P }>}
  */
 export async function startOnFreePort(procs, what, spawn) {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const proc = spawn(port);
+    const proc = await spawn(port);
     try {
       await waitReady(port, '/readyz', 15_000, what, /** @type {any} */ (proc));
       return { port, proc };

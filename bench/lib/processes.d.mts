@@ -22,5 +22,6 @@ export declare class ProcessSet {
   sample(): Record<string, { role: Role; pid: number; cpuSeconds: number; rssBytes: number }>;
   stop(t: Tracked, signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
   stopAll(): Promise<void>;
+  scope(tag: string): Pick<ProcessSet, 'spawn' | 'fork' | 'ownDir' | 'stop' | 'live' | 'started' | 'sample'>;
   killAllSync(): void;
 }

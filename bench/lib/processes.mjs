@@ -181,6 +181,37 @@ export class ProcessSet {
     this.#reaper = undefined;
   }
 
+  /**
+   * A view of this set for one of several sessions open at once: the
+   * processes it starts are named `<tag>/<name>` (names key the samples),
+   * and live() and sample() see only them. Stopping still goes through this set.
+   * @param {string} tag
+   */
+  scope(tag) {
+    /** @type {Set<Tracked>} */
+    const own = new Set();
+    const mine = (t) => {
+      own.add(t);
+      return t;
+    };
+    return {
+      spawn: (role, name, command, args, options) => mine(this.spawn(role, `${tag}/${name}`, command, args, options)),
+      fork: (role, name, modulePath, args, options) => mine(this.fork(role, `${tag}/${name}`, modulePath, args, options)),
+      ownDir: (t, dir) => this.ownDir(t, dir),
+      stop: (t, signal, graceMs) => this.stop(t, signal, graceMs),
+      live: () => this.live().filter((t) => own.has(t)),
+      started: () => [...own].map((t) => t.child.pid),
+      sample: () => {
+        const all = this.sample();
+        /** @type {Record<string, any>} */
+        const out = {};
+        for (const t of own) if (all[t.name] !== undefined) out[t.name] = all[t.name];
+        Object.defineProperty(out, 'machineBusySeconds', { value: all.machineBusySeconds, enumerable: false });
+        return out;
+      },
+    };
+  }
+
   /** Synchronous last resort for process 'exit' handlers. */
   killAllSync() {
     for (const t of this.live()) {

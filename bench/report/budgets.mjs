@@ -61,6 +61,83 @@ export function fanoutRatios(results) {
   return out;
 }
 
+/** Every step and burst of a run. */
+const stepsOf = (run) => [...(run.steps ?? []), ...burstsOf(run)];
+
+/** Identity failures in any step or burst of a run, named; null when clean. */
+function runProblems(run) {
+  const out = [];
+  for (const step of stepsOf(run)) {
+    const f = identityFailures(step) ?? ['not identified'];
+    if (f.length) out.push(`${step.mode === 'paced' ? `${step.rate} msg/s` : step.mode}: ${f.join(', ')}`);
+  }
+  return out.length ? out.join('; ') : null;
+}
+
+/** Offsets seen over a run's steps (identity.mjs `offsets`), summed. */
+function offsetsOf(run) {
+  const out = { frames: 0, gaps: 0, backwards: 0, missing: 0 };
+  for (const step of stepsOf(run)) for (const k of Object.keys(out)) out[k] += step.offsets?.[k] ?? 0;
+  return out;
+}
+
+/**
+ * History fan-out over the same fan-out on a topic without history (same
+ * node configuration, same run), per node count and subscriber count; bare
+ * uWebSockets.js beside it where it ran. Both rates count distinct accepted
+ * deliveries only; a side with an identity failure in any step is named.
+ */
+export function historyRatios(results) {
+  const runs = runsOf(results, 'history');
+  const out = [];
+  const shapes = [...new Set(runs.map((r) => `${r.nodes}:${r.subscribersBase}`))];
+  for (const shape of shapes) {
+    const [nodes, base] = shape.split(':').map(Number);
+    const of = (pred) => runs.find((r) => r.nodes === nodes && r.subscribersBase === base && pred(r));
+    const hist = of((r) => r.family === 'herald' && r.historyTopic === true);
+    const plain = of((r) => r.family === 'herald' && r.historyTopic === false);
+    const uws = of((r) => r.target === 'uws-bare');
+    if (!usable(hist) || !usable(plain) || !hist.burst || !plain.burst) continue;
+    const h = hist.burst.deliveriesPerSec;
+    const p = plain.burst.deliveriesPerSec;
+    out.push({
+      nodes,
+      subscribers: hist.connections,
+      history: h,
+      plain: p,
+      uws: usable(uws) && uws.burst ? uws.burst.deliveriesPerSec : null,
+      ratio: p > 0 ? Math.round((h / p) * 100) / 100 : null,
+      bursts: [burstsOf(hist).length, burstsOf(plain).length],
+      historyProblems: runProblems(hist),
+      plainProblems: runProblems(plain),
+      historyOffsets: offsetsOf(hist),
+      plainOffsets: offsetsOf(plain),
+    });
+  }
+  return out;
+}
+
+/** The recovery storm's runs that produced a record. */
+function recoveryRuns(results) {
+  return runsOf(results, 'recovery').filter((r) => usable(r) && r.recovery);
+}
+
+/** What keeps a storm from "every client recovered, exactly its missed messages, in order, once, then live"; empty when none. */
+export function recoveryProblems(run) {
+  const x = run.recovery;
+  const out = [];
+  if (!x.released?.released) out.push('the nodes had not released the topics before the storm');
+  if (x.reconnect.failed) out.push(`${x.reconnect.failed} reconnects failed`);
+  const acks = x.acks ?? { recovered: 0, notRecovered: 0, none: 0 };
+  if (acks.recovered !== x.clients) out.push(`${acks.recovered} of ${x.clients} acknowledged recovered:true (${acks.notRecovered} recovered:false, ${acks.none} without)`);
+  if (x.caughtUp !== x.clients) out.push(`${x.caughtUp} of ${x.clients} caught up`);
+  if (x.published !== x.missedPerClient * x.topics) out.push(`${x.published} of ${x.missedPerClient * x.topics} messages accepted while away`);
+  const problems = runProblems(run);
+  if (problems) out.push(problems);
+  if (offsetsOf(run).frames === 0) out.push('no offset seen');
+  return out;
+}
+
 /** @param {any} results */
 export function computeBudgets(results) {
   const budgets = [];
@@ -129,6 +206,73 @@ export function computeBudgets(results) {
     met: idleWorst === null ? null : idleWorst <= 2.5 * KIB && idleRuns.every((r) => r.idle.rssPerConnectionBytes > 0),
   });
 
+  const hr = historyRatios(results);
+  const ratioFloor = results.scenarios?.history?.historyRatioBudget ?? 0.8;
+  const hrWorst = hr.length ? hr.reduce((a, b) => ((a.ratio ?? 0) <= (b.ratio ?? 0) ? a : b)) : undefined;
+  const hrText = (r) => {
+    const problems = [r.historyProblems && `history topic: ${r.historyProblems}`, r.plainProblems && `plain topic: ${r.plainProblems}`].filter(Boolean);
+    if (r.historyOffsets.frames === 0) problems.push('no offset seen on the history topic');
+    if (r.plainOffsets.frames > 0) problems.push(`${fmt(r.plainOffsets.frames)} frames with an offset on the plain topic`);
+    return `${r.ratio}× at ${fmt(r.subscribers)} subscribers on ${r.nodes} node(s) (${fmt(r.history)} vs ${fmt(r.plain)} /s${r.uws === null ? '' : `, bare uWS ${fmt(r.uws)} /s`}, median of ${r.bursts[0]} and ${r.bursts[1]} bursts)${problems.length ? ` — ${problems.join('; ')}` : ''}`;
+  };
+  budgets.push({
+    id: 'history-fanout-ratio',
+    name: 'Fan-out deliveries/s through Redis on a history topic vs the same on a topic without history (same run, max-rate burst; zero loss in every step, offsets on the history topic only)',
+    budget: `≥ ${ratioFloor}×`,
+    measured: hrWorst?.ratio ?? null,
+    measuredText: hr.length ? hr.map(hrText).join('; ') : 'not measured',
+    met: hr.length ? hr.every((r) => r.ratio !== null && r.ratio >= ratioFloor && r.historyProblems === null && r.plainProblems === null && r.historyOffsets.frames > 0 && r.plainOffsets.frames === 0) : null,
+  });
+
+  // Offsets: every frame of a history topic carries the one after the previous on its connection.
+  const historyRuns = [...runsOf(results, 'history').filter((r) => r.family === 'herald' && r.historyTopic === true), ...runsOf(results, 'recovery')].filter(usable);
+  const off = { frames: 0, gaps: 0, backwards: 0, missing: 0 };
+  for (const run of historyRuns) for (const [k, v] of Object.entries(offsetsOf(run))) off[k] += v;
+  const offBad = off.gaps + off.backwards + off.missing;
+  budgets.push({
+    id: 'history-offsets',
+    name: 'Offsets on history topics: every delivery frame carries the offset after the previous one on its connection, from its subscribe\'s position or its since (history fan-out, recovery storm)',
+    budget: '0 skipped, 0 backwards, 0 missing',
+    measured: historyRuns.length ? offBad : null,
+    measuredText: historyRuns.length ? `${fmt(off.frames)} frames checked in ${historyRuns.length} runs: ${off.gaps} skipped, ${off.backwards} backwards, ${off.missing} without an offset` : 'not measured',
+    met: historyRuns.length ? off.frames > 0 && offBad === 0 : null,
+  });
+
+  const storms = recoveryRuns(results);
+  const stormText = (r) => {
+    const x = r.recovery;
+    const problems = recoveryProblems(r);
+    const c = x.catchUpMs;
+    return `${r.label}: ${fmt(x.clients)} clients over ${x.topics} topics, ${x.missedPerClient} behind: ${problems.length ? problems.join('; ') : `all recovered, every missed message once and in order, then live; the last caught up after ${fmt(x.lastCaughtUpMs)} ms`} (per client p50 ${c?.p50 ?? '–'} ms, p99 ${c?.p99 ?? '–'} ms)`;
+  };
+  budgets.push({
+    id: 'recovery-storm',
+    name: 'Recovery storm: every client back at once with since is acknowledged recovered:true and receives exactly the messages it missed, in order, once, then live ones (measured: the time until the last client has caught up, ms)',
+    budget: 'all recovered, 0 lost, 0 duplicates, 0 out of order',
+    measured: storms.length ? Math.max(...storms.map((r) => r.recovery.lastCaughtUpMs ?? Infinity)) : null,
+    measuredText: storms.length ? storms.map(stormText).join('; ') : 'not measured',
+    met: storms.length ? storms.every((r) => recoveryProblems(r).length === 0) : null,
+  });
+
+  const readsLimit = results.scenarios?.recovery?.readsBudget ?? 3;
+  const readsOf = (r) => Math.max(r.recovery.readsPerTopicPerNode.herald ?? Infinity, r.recovery.readsPerTopicPerNode.redisMonitor ?? Infinity, r.recovery.readsPerTopicPerNode.redisCommandstats ?? Infinity);
+  budgets.push({
+    id: 'recovery-reads',
+    name: 'History reads per topic per node in the recovery storm, whatever the number of clients (Herald\'s herald_history_reads_total; Redis: herald_1_read calls per topic by MONITOR, and INFO commandstats)',
+    budget: `≤ ${readsLimit}`,
+    measured: storms.length ? Math.max(...storms.map(readsOf)) : null,
+    measuredText: storms.length
+      ? storms
+          .map((r) => {
+            const x = r.recovery;
+            const p = x.readsPerTopicPerNode;
+            return `${r.label} (${fmt(x.clients)} clients, ${x.topics} topics): Herald ${p.herald} (${x.herald.readsPerNode.join(' + ')} reads), Redis MONITOR ${p.redisMonitor} (${x.redis.readsSeen} herald_1_read, at most ${x.redis.readsPerTopic.max} on one topic), commandstats ${p.redisCommandstats} (cmdstat_fcall +${x.redis.fcallCalls}, ${x.redis.otherFunctionCalls} of them other functions)`;
+          })
+          .join('; ')
+      : 'not measured',
+    met: storms.length ? storms.every((r) => readsOf(r) <= readsLimit && r.recovery.redis.readsSeen > 0) : null,
+  });
+
   const loss = heraldLoss(results);
   const info = [
     loss.pushback ? `push-back seen in ${loss.pushback} step(s)` : '',
@@ -167,7 +311,7 @@ function heraldLoss(results) {
         const failures = identityFailures(step) ?? [`not identified (results version 1): lost ${step.lost}`];
         if (failures.length) {
           out.failing++;
-          out.where.push(`${scenario} ${run.label} ${step.mode === 'burst' ? 'burst' : `${step.rate} msg/s`} (${step.delivered} of ${step.expected} delivered): ${failures.join(', ')}`);
+          out.where.push(`${scenario} ${run.label} ${step.mode === 'paced' ? `${step.rate} msg/s` : step.mode} (${step.delivered} of ${step.expected} delivered): ${failures.join(', ')}`);
         }
       }
     }

@@ -138,6 +138,22 @@ export async function writeCharts(results, dir) {
   const bursts = fanout.filter((r) => usable(r) && r.burst).map((r) => ({ target: r.label, family: r.family, subscribers: `${r.connections} subscribers`, deliveriesPerSec: r.burst.deliveriesPerSec }));
   if (bursts.length) charts.push({ name: 'fanout-burst', scenario: 'fanout', title: 'Fan-out max-rate burst: deliveries/s', spec: barSpec('Fan-out, max-rate burst: deliveries/s', bursts, 'deliveriesPerSec', 'deliveries/s at the receivers', 'subscribers') });
 
+  const history = (results.scenarios?.history?.runs ?? []).filter((r) => usable(r) && r.burst);
+  if (history.length) {
+    const rows = history.map((r) => ({
+      target: r.family !== 'herald' ? 'bare uWebSockets.js' : `Herald, ${r.historyTopic ? 'history topic' : 'plain topic'}`,
+      family: r.family,
+      shape: `${r.connections} subscribers, ${r.nodes} node${r.nodes > 1 ? 's' : ''}`,
+      kind: r.family !== 'herald' ? 'bare uWebSockets.js' : r.historyTopic ? 'history topic' : 'plain topic',
+      deliveriesPerSec: r.burst.deliveriesPerSec,
+    }));
+    const spec = barSpec('Fan-out on a history topic vs a plain topic, max-rate burst: deliveries/s', rows, 'deliveriesPerSec', 'deliveries/s at the receivers', 'shape');
+    // Coloured by what is compared (the labels are not the targets' own): history topic, plain topic, bare uWS.
+    spec.spec.encoding.color = { field: 'kind', type: 'nominal', scale: { domain: ['history topic', 'plain topic', 'bare uWebSockets.js'], range: [PALETTE['herald-redis-3'], PALETTE['herald-redis'], PALETTE['uws-bare']] }, legend: null };
+    spec.resolve = { scale: { y: 'independent' } };
+    charts.push({ name: 'history-burst', scenario: 'history', title: 'Fan-out on a history topic, max-rate burst: deliveries/s', spec });
+  }
+
   const topics = results.scenarios?.topics?.runs ?? [];
   const topicRows = pacedRows(topics);
   if (topicRows.length) {

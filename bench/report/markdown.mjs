@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
-import { fanoutRatios, fmt } from './budgets.mjs';
+import { fanoutRatios, fmt, historyRatios, recoveryProblems } from './budgets.mjs';
 import { writeCharts } from './charts.mjs';
 
 const usable = (run) => run && !run.error && !run.skipped;
@@ -97,6 +97,45 @@ function connectionsTable(runs) {
   return lines.join('\n');
 }
 
+/** History fan-out over the same fan-out without history, per shape. */
+function historyTable(results) {
+  const head = ['nodes', 'subscribers', 'history topic deliveries/s', 'plain topic deliveries/s', 'history ÷ plain', 'bare uWS deliveries/s', 'offsets checked (history topic)', 'offset problems', 'frames with an offset on the plain topic', 'identity problems'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of historyRatios(results)) {
+    const o = r.historyOffsets;
+    const problems = [r.historyProblems && `history: ${r.historyProblems}`, r.plainProblems && `plain: ${r.plainProblems}`].filter(Boolean).join('; ') || 'none';
+    lines.push(`| ${[r.nodes, n(r.subscribers), n(r.history), n(r.plain), `**${r.ratio}×**`, r.uws === null ? '–' : n(r.uws), n(o.frames), `${o.gaps} skipped / ${o.backwards} backwards / ${o.missing} missing`, n(r.plainOffsets.frames), problems].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function recoveryTable(runs, machineCores) {
+  const head = ['target', 'clients / topics', 'behind', 'acks recovered / not / without', 'caught up', 'last caught up ms', 'per client: acked p50 / p99 ms', 'per client: caught up p50 / p99 ms', 'reconnect s (failed)', 'storm: lost / dup / reordered / wrong topic', 'live after: lost / dup / reordered / wrong topic', 'offsets checked (problems)', 'server cores (storm)', 'bottleneck (storm)', 'verdict'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const run of runs) {
+    if (!usable(run) || !run.recovery) continue;
+    const x = run.recovery;
+    const [storm, live] = run.steps ?? [];
+    const off = (run.steps ?? []).reduce((a, s) => ({ frames: a.frames + (s.offsets?.frames ?? 0), bad: a.bad + (s.offsets ? s.offsets.gaps + s.offsets.backwards + s.offsets.missing : 0) }), { frames: 0, bad: 0 });
+    const acks = x.acks ? `${n(x.acks.recovered)} / ${n(x.acks.notRecovered)} / ${n(x.acks.none)}` : '–';
+    const problems = recoveryProblems(run);
+    lines.push(`| ${[run.label, `${n(x.clients)} / ${n(x.topics)}`, x.missedPerClient, acks, n(x.caughtUp), ms(x.lastCaughtUpMs), `${ms(x.ackMs?.p50)} / ${ms(x.ackMs?.p99)}`, `${ms(x.catchUpMs?.p50)} / ${ms(x.catchUpMs?.p99)}`, `${x.reconnect.seconds} (${n(x.reconnect.failed)})`, storm ? identity(storm) : '–', live ? identity(live) : '–', `${n(off.frames)} (${n(off.bad)})`, storm ? cores(storm, 'server') : '–', storm ? bottleneck(storm, machineCores) : '–', problems.length ? `**failed**: ${problems.join('; ')}` : '**all recovered**'].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function readsTable(runs) {
+  const head = ['target', 'nodes', 'topics', 'clients', 'Herald herald_history_reads_total, per node', 'Redis herald_1_read calls (MONITOR): total, max / min per topic', 'cmdstat_fcall Δ (other functions)', 'reads per topic per node: Herald / MONITOR / commandstats', 'broker reconnects per node (largest event-loop delay, ms)'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const run of runs) {
+    if (!usable(run) || !run.recovery) continue;
+    const x = run.recovery;
+    const p = x.readsPerTopicPerNode;
+    lines.push(`| ${[run.label, x.nodes, n(x.topics), n(x.clients), x.herald.readsPerNode.map(n).join(' + '), `${n(x.redis.readsSeen)}: ${x.redis.readsPerTopic.max} / ${x.redis.readsPerTopic.min} (${n(x.redis.readsPerTopic.topicsRead)} topics read)`, `${n(x.redis.fcallCalls)} (${n(x.redis.otherFunctionCalls)})`, `${p.herald} / ${p.redisMonitor} / ${p.redisCommandstats}`, (x.herald.brokerReconnectsPerNode ?? []).map((r, i) => `${r} (${x.herald.eventLoopLagMaxMs?.[i] ?? '–'})`).join(' + ') || '–'].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 function churnTable(runs) {
   const head = ['target', 'cycles', 'failed', 'seconds', 'cycles/s', 'server RSS MiB: before → after', 'RSS slope, second half (B/cycle)', 'open fds: before → after', 'gauges after (connections / subscriptions / topics)', 'Redis channels after', 'verdict'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
@@ -160,6 +199,12 @@ function keyRatios(results) {
       out.push(`- Fan-out burst, ${n(herald.connections)} subscribers, through Redis: Herald **${(herald.burst.deliveriesPerSec / peer.burst.deliveriesPerSec).toFixed(2)}×** ${peer.label}.`);
     }
   }
+  for (const r of historyRatios(results)) out.push(`- Fan-out burst on a history topic, ${n(r.subscribers)} subscribers, ${r.nodes} node${r.nodes > 1 ? 's' : ''}: **${r.ratio}×** the same on a topic without history (${fmt(r.history)} vs ${fmt(r.plain)} deliveries/s).`);
+  for (const run of (results.scenarios?.recovery?.runs ?? []).filter((r) => usable(r) && r.recovery)) {
+    const x = run.recovery;
+    const problems = recoveryProblems(run);
+    out.push(`- Recovery storm, ${run.label}: ${n(x.clients)} clients over ${n(x.topics)} topics, ${x.missedPerClient} behind: ${problems.length ? `**not all recovered** (${problems.join('; ')})` : `all recovered, the last caught up after **${ms(x.lastCaughtUpMs)} ms**`}; ${x.readsPerTopicPerNode.redisMonitor} Redis history reads per topic per node.`);
+  }
   return out.join('\n');
 }
 
@@ -177,6 +222,9 @@ const FIELDS = `\`bench/results/<date>.json\` (schema: \`bench/results.schema.js
   \`cpu\` (\`wallSeconds\`, CPU seconds \`byRole\` and \`byProcess\`, \`coresByRole\` = CPU seconds / wall seconds, \`machineBusyCores\` = the whole machine's busy CPU / wall seconds, \`otherCores\` = the part of it used by programs outside the benchmark), \`serverCpuUsPerMessage\`, \`serverCpuNsPerDelivery\`, \`serverRssBytes\`,
   \`pushback\` (503s or slower acceptance), \`drainTimedOut\`, \`saturated\` (why the step counts as past what the server sustains, or null).
 - \`idle\`: \`connections\`, \`seconds\`, \`serverRssBytes\`, \`baselineRssBytes\` (before the first connection), \`rssPerConnectionBytes\` ((RSS − baseline) / connections, both after an idle period), \`rssSlopePerConnectionBytes\` (slope of RSS over the connect batches, \`connect.rssPoints\`), \`serverCpuSeconds\`, \`serverCpuPercent\`.
+- each step also has \`offsets\` (history topics: \`frames\` carrying an offset, and \`gaps\`, \`backwards\`, \`missing\` = frames whose offset skipped, went backwards, or was absent on a connection that had one); a recovery storm's step has \`mode\` \`recovery\` (CPU, time and deliveries/s from the reconnect on; latency publish → receipt, the time away included).
+- history fan-out runs: \`historyTopic\` (true on \`bench.hist.0\`, false on the plain topic of the same node configuration), \`topic\`, \`subscribersBase\`; \`scenarios.history.historyRatioBudget\`.
+- \`recovery\` (recovery storm): \`clients\`, \`topics\`, \`nodes\`, \`missedPerClient\`, \`gone\`, \`released\` (every node had released the topics, after \`seconds\`), \`published\` (messages accepted while away), \`reconnect\` (\`ready\`, \`failed\`, \`failures\`, \`seconds\`), \`acks\` (\`recovered\`, \`notRecovered\`, \`none\`), \`caughtUp\` (clients that received all their missed messages), \`lastCaughtUpMs\` (reconnect → the last client's last missed message; null unless every client caught up), \`ackMs\` and \`catchUpMs\` (per client, its connect → its ack, and → its last missed message), \`herald\` (\`readsPerNode\`, \`recoveredPerNode\`, \`replayedPerNode\`, \`brokerReconnectsPerNode\`: deltas of Herald's counters during the storm; \`eventLoopLagMaxMs\`: each node's largest event-loop delay during it), \`redis\` (\`fcallCalls\` = cmdstat_fcall Δ, \`otherFunctionCalls\` and \`readsSeen\` by MONITOR, \`readsByCommandstats\`, \`readsPerTopic\`), \`readsPerTopicPerNode\` (\`herald\`, \`redisMonitor\`, \`redisCommandstats\`); \`steps\` = [the storm, the live burst after]. \`scenarios.recovery.readsBudget\`.
 - \`churn\`: \`cycles\` asked, \`completed\`, \`failed\` (with \`failures\`), \`seconds\`, \`cyclesPerSec\`, \`samples[]\` (\`cycles\`, \`rssBytes\`, \`openFds\` of the server, sampled after a pause), \`before\` and \`after\` (the same, idle, before the first and after the last cycle), \`gauges\` (Herald's connection, subscription and topic gauges after the soak), \`verdict\` (\`bounded\` and the reasons).
 - \`budgets[]\`: \`id\`, \`name\`, \`budget\`, \`measured\`, \`measuredText\`, \`met\` (true, false, or null when not measured).`;
 
@@ -227,11 +275,11 @@ Every process ran on this one machine, on loopback (127.0.0.1): servers, Redis, 
 ${results.command ?? 'node bench/run.mjs'}
 \`\`\`
 
-Reproduce (\`npm run bench\` builds Herald, then runs everything at full scale; about 15 minutes on 2 cores):
+Reproduce (\`npm run bench\` builds Herald, then runs everything at full scale; about 30 minutes on 2 cores):
 
 \`\`\`sh
 npm run bench                                         # the whole suite, writes bench/results/<date>.json and this file
-node bench/run.mjs --only fanout                      # one scenario: fanout, topics, connections (connect storm + idle), cluster
+node bench/run.mjs --only fanout                      # one scenario: fanout, topics, connections (connect storm + idle), cluster, history, recovery, churn
 node bench/run.mjs --scale 0.1 --only fanout --peers herald,uws   # small and quick
 node bench/run.mjs --profile --only topics --peers herald         # Herald under node --cpu-prof → bench/results/profiles
 node bench/run.mjs --install-peers                    # apt-get install nginx libnginx-mod-nchan first (also when CI=true)
@@ -281,6 +329,26 @@ node bench/run.mjs --report bench/results/<date>.json # regenerate this file and
     const p = problems(cluster.runs);
     if (p) sections.push(`${p}\n`);
     sections.push(`${chartLinks('cluster')}\n`);
+  }
+
+  const history = results.scenarios?.history;
+  if (history) {
+    sections.push(`## Fan-out on a history topic\n\n${history.description}\n\nThe median max-rate burst on the history topic against the same on the plain topic (budget ≥ ${history.historyRatioBudget ?? 0.8}×):\n\n${historyTable(results)}\n`);
+    for (const shape of [...new Set(history.runs.map((r) => `${r.nodes}:${r.subscribersBase}`))]) {
+      const [nodes, base] = shape.split(':').map(Number);
+      const runs = history.runs.filter((r) => r.nodes === nodes && r.subscribersBase === base).map((r) => ({ ...r, label: r.family === 'herald' ? `${r.label} on ${r.historyTopic ? 'the history topic' : 'a plain topic'}` : r.label }));
+      sections.push(`### ${n(runs[0]?.connections ?? base)} subscribers, ${nodes} node${nodes > 1 ? 's' : ''}\n\nFixed rates:\n\n${stepTable(runs, m.cores)}\n\nMax-rate burst:\n\n${burstTable(runs, m.cores)}\n`);
+      const p = problems(runs);
+      if (p) sections.push(`${p}\n`);
+    }
+    sections.push(`${chartLinks('history')}\n`);
+  }
+
+  const recovery = results.scenarios?.recovery;
+  if (recovery) {
+    sections.push(`## Recovery storm\n\n${recovery.description}\n\n${recoveryTable(recovery.runs, m.cores)}\n\nHistory reads during the storm (budget ≤ ${recovery.readsBudget ?? 3} per topic per node):\n\n${readsTable(recovery.runs)}\n`);
+    const p = problems(recovery.runs);
+    if (p) sections.push(`${p}\n`);
   }
 
   const churn = results.scenarios?.churn;

@@ -19,7 +19,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { freePort, HOST, sleep } from '../lib/net.mjs';
+import { scrape } from '../lib/metrics.mjs';
+import { HOST, sleep } from '../lib/net.mjs';
 import { openFds, rssBytes } from '../lib/procfs.mjs';
 import { Rpc } from '../lib/rpc.mjs';
 import { scaled } from '../options.mjs';
@@ -43,20 +44,11 @@ const IDLE_MS = 5000;
  * @returns {Promise<{ gauges: Record<string, number>, opened: number, closed: number } | null>}
  */
 async function metrics(port) {
-  try {
-    const res = await fetch(`http://${HOST}:${port}/metrics`, { signal: AbortSignal.timeout(3000) });
-    const text = await res.text();
-    const sum = (name) => {
-      let total = NaN;
-      for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) total = (Number.isNaN(total) ? 0 : total) + Number(m[1]);
-      return total;
-    };
-    const gauges = {};
-    for (const name of ['herald_connections', 'herald_subscriptions', 'herald_topics']) gauges[name] = sum(name);
-    return { gauges, opened: sum('herald_connections_opened_total'), closed: sum('herald_disconnections_total') };
-  } catch {
-    return null;
-  }
+  const m = await scrape(port);
+  if (m === null) return null;
+  const gauges = {};
+  for (const name of ['herald_connections', 'herald_subscriptions', 'herald_topics']) gauges[name] = m.sum(name);
+  return { gauges, opened: m.sum('herald_connections_opened_total'), closed: m.sum('herald_disconnections_total') };
 }
 
 /**
@@ -100,8 +92,8 @@ export async function run(env, ids = TARGET_IDS) {
     let client;
     const started = Date.now();
     try {
-      const metricsPort = await freePort();
-      instance = await target.start({ procs: env.procs, runName: `churn-${target.id}`, maxConnections: CONCURRENCY, metricsPort });
+      instance = await target.start({ procs: env.procs, runName: `churn-${target.id}`, maxConnections: CONCURRENCY });
+      const metricsPort = instance.metricsPorts[0];
       const server = instance.servers[0];
       client = env.procs.fork('loadgen', 'churn-client', CHURN);
       const rpc = new Rpc(client);

@@ -65,7 +65,7 @@ export async function eachTarget(env, scenario, ids, load, body, extra = {}) {
 
 /** One line per step for the console. */
 export function describeStep(s) {
-  const what = s.mode === 'burst' ? `burst ${s.publish.accepted} msgs` : `${s.rate} msg/s`;
+  const what = s.mode === 'burst' ? `burst ${s.publish.accepted} msgs` : s.mode === 'recovery' ? `recovery of ${s.publish.accepted} msgs` : `${s.rate} msg/s`;
   const lat = s.latencyMs;
   const cpu = Object.entries(s.cpu.coresByRole).map(([r, c]) => `${r} ${c}`).join(' ');
   const failures = identityFailures(s) ?? [];

@@ -15,8 +15,8 @@ export const SIZES = [
   { subscribers: 10000, rates: [10, 50, 100, 200, 500] },
 ];
 /** Deliveries in a burst: messages = this / subscribers (per-socket backlog stays far below Herald's 1 MiB). */
-const BURST_DELIVERIES = 2_000_000;
-const BURST_MAX_MS = 10_000;
+export const BURST_DELIVERIES = 2_000_000;
+export const BURST_MAX_MS = 10_000;
 
 /** @param {any} env */
 export async function run(env, sizes = SIZES, ids = TARGET_IDS, title = 'fan-out') {
@@ -24,33 +24,51 @@ export async function run(env, sizes = SIZES, ids = TARGET_IDS, title = 'fan-out
   const out = [];
   for (const size of sizes) {
     const subscribers = scaled(o, size.subscribers, 10);
-    const burstMessages = Math.max(10, Math.round(BURST_DELIVERIES / size.subscribers));
+    const burstMessages = burstMessagesFor(size.subscribers);
     env.log(`${title}: ${subscribers} subscribers on one topic`);
-    const runs = await eachTarget(env, 'fanout', ids, () => ({ connections: subscribers, topics: 1 }), async (session, record) => {
-      record.warmup = await session.warm();
-      record.steps = [];
-      for (const rate of size.rates) {
-        const step = await session.paced(rate, o.stepSeconds * 1000);
-        record.steps.push(step);
-        env.log(`    ${describeStep(step)}`);
-        if (step.saturated) break;
-      }
-      // The same number of bursts for every target (the median counts): one burst's throughput varies a lot on a busy machine.
-      const bursts = [];
-      for (let i = 0; i < o.bursts; i++) {
-        const burst = await session.burst(burstMessages, BURST_MAX_MS, 64);
-        bursts.push(burst);
-        env.log(`    ${describeStep(burst)}`);
-      }
-      record.burst = median(bursts);
-      record.bursts = bursts;
-    }, { subscribersBase: size.subscribers });
+    const runs = await eachTarget(env, 'fanout', ids, () => ({ connections: subscribers, topics: 1 }), measure(env, size.rates, burstMessages), { subscribersBase: size.subscribers });
     out.push(...runs);
   }
   return {
     title: 'Fan-out',
     description: `Subscribers on one topic; fixed-rate steps of ${o.stepSeconds} s (stopped at the first saturated step), then ${o.bursts} burst(s) of ${BURST_DELIVERIES.toLocaleString('en')} / subscribers messages published as fast as accepted (64 in flight, at most ${BURST_MAX_MS / 1000} s each), the same number for every target; the burst shown is the median by deliveries/s.`,
     runs: out,
+  };
+}
+
+/** Messages in one max-rate burst to `subscribers`: the same number of deliveries whatever the size. */
+export function burstMessagesFor(subscribers) {
+  return Math.max(10, Math.round(BURST_DELIVERIES / subscribers));
+}
+
+/**
+ * What a fan-out session measures: warm-up, the fixed rates until the first
+ * saturated step, then --bursts bursts of `burstMessages` (the median counts).
+ * @param {any} env
+ * @param {number[]} rates
+ * @param {number} burstMessages
+ * @returns {(session: import('./session.mjs').Session, record: Record<string, any>) => Promise<void>}
+ */
+export function measure(env, rates, burstMessages) {
+  const o = env.options;
+  return async (session, record) => {
+    record.warmup = await session.warm();
+    record.steps = [];
+    for (const rate of rates) {
+      const step = await session.paced(rate, o.stepSeconds * 1000);
+      record.steps.push(step);
+      env.log(`    ${describeStep(step)}`);
+      if (step.saturated) break;
+    }
+    // The same number of bursts for every target (the median counts): one burst's throughput varies a lot on a busy machine.
+    const bursts = [];
+    for (let i = 0; i < o.bursts; i++) {
+      const burst = await session.burst(burstMessages, BURST_MAX_MS, 64);
+      bursts.push(burst);
+      env.log(`    ${describeStep(burst)}`);
+    }
+    record.burst = median(bursts);
+    record.bursts = bursts;
   };
 }
 

@@ -7,6 +7,7 @@
  * by every payload it publishes: frames of one step never count in another.
  */
 import { startLoadgen } from '../client/loadgen.mjs';
+import { nowUs } from '../lib/histogram.mjs';
 import { sleep } from '../lib/net.mjs';
 import { startPublisher } from '../publisher/control.mjs';
 
@@ -268,7 +269,50 @@ export class Session {
     const before = procs.sample();
     const t0 = Date.now();
     const pub = await publish(id);
-    await this.loadgen.expect({ sentByTopic: pub.sentByTopic, refused: pub.refused, unconfirmed: pub.unconfirmed });
+    await this.loadgen.expect(expectationOf(pub));
+    return (await this.settle(id, pub, meta, before, t0, pub.firstSendUs)).result;
+  }
+
+  /** Every connection goes away at once (RST). */
+  disconnect() {
+    return this.loadgen.disconnect();
+  }
+
+  /**
+   * The recovery storm, one step: `publish(step)` runs while every connection
+   * is away (disconnect() first); then every connection comes back at once,
+   * `concurrency` connects in progress per worker, each subscribing with
+   * `since` from the position it had, and the step waits until each received
+   * what was published meanwhile (or nothing arrives for DRAIN_IDLE_MS). Its
+   * CPU, time and deliveries/s run from the reconnect on; its latency is
+   * publish → receipt, the time away included, so no latency limit applies.
+   * `between()` runs after the publish, before the reconnect (counters read
+   * before the storm).
+   * @param {(step: number) => Promise<import('../publisher/control.mjs').PublishResult>} publish
+   * @param {{ concurrency?: number, between?: () => Promise<void> }} [how]
+   */
+  async recover(publish, { concurrency, between } = {}) {
+    const { procs } = this.env;
+    const id = ++this.steps;
+    // Nobody is connected: nobody is in the step until the reconnect starts it for every connection.
+    await this.loadgen.begin(id);
+    const pub = await publish(id);
+    await between?.();
+    const before = procs.sample();
+    const t0 = Date.now();
+    const fromUs = nowUs();
+    const reconnected = await this.loadgen.reconnect(id, expectationOf(pub), concurrency);
+    const { result, stats } = await this.settle(id, pub, { rate: 0, mode: 'recovery' }, before, t0, fromUs);
+    return { step: result, reconnected, recovery: stats.recovery, fromUs };
+  }
+
+  /**
+   * The rest of a step once its messages are out: wait until every expected
+   * delivery arrived, or none arrived for DRAIN_IDLE_MS; then for quiet; then
+   * account. Deliveries/s count from `fromUs` (the first send, or the reconnect).
+   */
+  async settle(id, pub, meta, before, t0, fromUs) {
+    const { procs } = this.env;
     const drainStart = Date.now();
     let stats = await this.loadgen.stats();
     let last = stats.received;
@@ -287,7 +331,7 @@ export class Session {
     // The counts are read after quiet: what trails the last delivery (duplicates) belongs to this step.
     stats = await this.quiet();
     const cpu = cpuBetween(before, after, wall);
-    const spanS = stats.lastUs > 0 && pub.firstSendUs > 0 ? (stats.lastUs - pub.firstSendUs) / 1e6 : NaN;
+    const spanS = stats.lastUs > 0 && fromUs > 0 ? (stats.lastUs - fromUs) / 1e6 : NaN;
     const serverCpu = cpu.byRole.server ?? 0;
     const roles = byRole(after);
     const publishSpanS = (Math.max(pub.lastAnswerUs, pub.lastSendUs) - pub.firstSendUs) / 1e6;
@@ -317,6 +361,7 @@ export class Session {
       shed: stats.shed,
       received: stats.received,
       stray: stats.stray,
+      offsets: stats.offsets,
       deliveryRatio: expected > 0 ? round(delivered / expected, 6) : null,
       deliveriesPerSec: round(delivered / spanS),
       latencyMs: stats.hist.summary(),
@@ -333,8 +378,9 @@ export class Session {
       pushback: pushback(pub, meta.mode),
       saturated: null,
     };
-    result.saturated = saturation(result, this.env.options.latencyLimitMs);
-    return result;
+    // A recovery's latency includes the time its connections were away: no limit applies to it.
+    result.saturated = saturation(result, meta.mode === 'recovery' ? Infinity : this.env.options.latencyLimitMs);
+    return { result, stats };
   }
 
   async close() {
@@ -344,6 +390,11 @@ export class Session {
     // The workers and the publisher exit when their channel closes; make sure.
     for (const p of this.env.procs.live()) if (p.role === 'loadgen' || p.role === 'publisher') await this.env.procs.stop(p);
   }
+}
+
+/** What the publisher sent in a step and how it was answered, as the ledger expects it (identity.mjs). */
+function expectationOf(pub) {
+  return { sentByTopic: pub.sentByTopic, refused: pub.refused, unconfirmed: pub.unconfirmed };
 }
 
 /** How the server pushed back on the publisher, if it did: 503s, or accepting more slowly than asked. */

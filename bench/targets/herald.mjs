@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { startOnFreePort } from '../lib/net.mjs';
+import { freePort, startOnFreePort } from '../lib/net.mjs';
 import { startRedis } from '../lib/redis.mjs';
 
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -17,7 +17,7 @@ export const API_KEY = 'bench-api-key-0123456789abcdef';
 
 /**
  * @param {import('./index.mjs').StartContext} ctx
- * @param {{ redis: boolean, nodes: number }} shape
+ * @param {{ redis: boolean, nodes: number, history?: string }} shape  history: HERALD_HISTORY
  * @returns {Promise<import('./index.mjs').Instance>}
  */
 export async function startHerald(ctx, shape) {
@@ -25,6 +25,7 @@ export async function startHerald(ctx, shape) {
   const redis = shape.redis ? await startRedis(ctx.procs) : undefined;
   const servers = [];
   const ports = [];
+  const metricsPorts = [];
   for (let node = 0; node < shape.nodes; node++) {
     const execArgv = [];
     let cwd;
@@ -33,16 +34,17 @@ export async function startHerald(ctx, shape) {
       execArgv.push('--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=${ctx.runName}-node${node}.cpuprofile`, '--heapsnapshot-signal=SIGUSR2');
       cwd = ctx.profileDir;
     }
-    const { port, proc } = await startOnFreePort(ctx.procs, `herald node ${node}`, (port) => {
+    let metricsPort = 0;
+    const { port, proc } = await startOnFreePort(ctx.procs, `herald node ${node}`, async (port) => {
+      // A fresh one on every attempt: the port may have been taken since, like the client port.
+      metricsPort = await freePort();
       const env = {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '/tmp',
         NODE_ENV: 'production',
         HERALD_HOST: '127.0.0.1',
         HERALD_PORT: String(port),
-        // 0: Herald picks a free metrics port itself (the harness reads CPU and memory from /proc); a scenario
-        // that reads /metrics (churn) names a port.
-        HERALD_METRICS_PORT: String(node === 0 ? (ctx.metricsPort ?? 0) : 0),
+        HERALD_METRICS_PORT: String(metricsPort),
         HERALD_NODE_ID: `bench-${node}`,
         HERALD_JWT_SECRET: JWT_SECRET,
         HERALD_API_KEYS: API_KEY,
@@ -51,15 +53,18 @@ export async function startHerald(ctx, shape) {
         HERALD_MAX_CONNECTIONS: '0',
         HERALD_DRAIN_SECONDS: '0',
         ...(redis ? { HERALD_REDIS_URL: redis.url } : { HERALD_BROKER: 'memory' }),
+        ...(shape.history ? { HERALD_HISTORY: shape.history } : {}),
       };
       return ctx.procs.spawn('server', `herald-${node}`, process.execPath, [...execArgv, MAIN], { env, cwd });
     });
     servers.push(proc);
     ports.push(port);
+    metricsPorts.push(metricsPort);
   }
   return {
     dialect: 'herald',
     ports,
+    metricsPorts,
     secret: JWT_SECRET,
     servers,
     redis: redis?.proc,

@@ -1,4 +1,4 @@
-// A complete client: run it from the repository root while `npm start` runs (development mode):
+// A complete client: run it from the repository root while `npm start` or `npm run demo` runs (development mode):
 //   node sdk/examples/node.mjs
 import { HeraldClient } from '@herald/client';
 import { WebSocket } from 'ws';
@@ -19,12 +19,15 @@ client.on('disconnected', ({ code, reason, willReconnect }) => console.log(`disc
 
 client.subscribe('demo.ticker', (message) => console.log('tick', JSON.stringify(message.data)));
 
-const room = client.subscribe('chat.lobby', (m) => console.log(`${m.data.name}: ${m.data.text}`), { since: { last: 20 } });
+const room = client.subscribe('chat.lobby', (m) => console.log(`${m.data.name}: ${m.data.text}`), { since: { last: 20 }, presence: true });
 room.on('subscribed', ({ recovered, offset }) => {
   console.log(offset === undefined ? 'joined chat.lobby (no history on this server)' : `joined chat.lobby at offset ${offset}, recovered: ${recovered}`);
   client.publish('chat.lobby', { name: 'node-example', text: 'hello from Node' }).catch((error) => console.log('publish failed:', error.code));
 });
 room.on('gap', () => console.log('messages were missed while away: reload the room'));
+room.on('members', (members) => console.log('online:', members.map((m) => m.info?.name ?? m.sub).join(', ')));
+room.on('join', ({ sub }) => console.log(`${sub} joined`));
+room.on('error', (error) => console.log(error.code === 'no_presence' ? 'no presence on this server (start it with npm run demo)' : `chat.lobby: ${error.code}`));
 
 client.connect();
 setTimeout(() => client.close(), Number(process.env.RUN_SECONDS ?? 10) * 1000);

@@ -12,13 +12,13 @@
  */
 import { backoff, reconnectDelay, type Delays } from './backoff.js';
 import { closeAction } from './close-codes.js';
-import { decode, encode, type ClientFrame, type Since, type WelcomeFrame } from './codec.js';
+import { decode, encode, type ClientFrame, type WelcomeFrame } from './codec.js';
 import { Emitter, type Listener } from './emitter.js';
 import { HeraldError } from './errors.js';
 import { Liveness } from './liveness.js';
 import { Registry } from './registry.js';
 import { Requests, type Done } from './requests.js';
-import { Subscription, type Link, type Message } from './subscription.js';
+import { Subscription, type Link, type Message, type SubscribeOptions } from './subscription.js';
 import { refreshDelay, tokenExp } from './token.js';
 import { dropSocket, findWebSocket, openSocket, withToken, type WebSocketConstructor, type WebSocketLike } from './transport.js';
 
@@ -69,11 +69,6 @@ export interface ClientEvents {
   disconnected: DisconnectedEvent;
   /** Errors that belong to no call: a failed token refresh, an error frame without id. */
   error: HeraldError;
-}
-
-export interface SubscribeOptions {
-  /** Where to start: `{ last: 50 }` replays the 50 latest stored messages, `{ offset, epoch }` resumes after a saved position. */
-  readonly since?: Since;
 }
 
 export const DEFAULTS = {
@@ -162,7 +157,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
     if (this.registry.get(topic) !== undefined) {
       throw new HeraldError('already_subscribed', `already subscribed to ${topic}: use getSubscription(), or unsubscribe first`);
     }
-    const subscription = new Subscription(topic, this.link, options.since);
+    const subscription = new Subscription(topic, this.link, options);
     if (onMessage !== undefined) subscription.on('message', onMessage);
     this.registry.add(subscription);
     subscription.send();
@@ -245,6 +240,8 @@ export class HeraldClient extends Emitter<ClientEvents> {
       // falls through: an error with an id answers a request
       case 'ack':
       case 'pong':
+      case 'presence':
+      case 'presence_count':
         return this.requests.settle(frame);
       default:
         return this.registry.route(frame);

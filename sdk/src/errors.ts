@@ -10,7 +10,8 @@ export type ServerErrorCode =
   | 'payload_too_large'
   | 'rate_limited'
   | 'token_invalid'
-  | 'unavailable';
+  | 'unavailable'
+  | 'no_presence';
 
 export type ClientErrorCode =
   /** The call needs a connection and there is none: nothing was sent. */

@@ -2,7 +2,7 @@
  * The live subscriptions of one client, by topic. It outlives connections:
  * what is in it is subscribed on every connection as soon as it is up.
  */
-import type { MessageFrame, UnsubscribedFrame } from './codec.js';
+import type { MessageFrame, PresenceEventFrame, UnsubscribedFrame } from './codec.js';
 import type { Subscription } from './subscription.js';
 
 export class Registry {
@@ -33,9 +33,10 @@ export class Registry {
     for (const subscription of this.all()) subscription.interrupted();
   }
 
-  route(frame: MessageFrame | UnsubscribedFrame): void {
+  route(frame: MessageFrame | UnsubscribedFrame | PresenceEventFrame): void {
     const subscription = this.byTopic.get(frame.topic);
     if (frame.type === 'message') subscription?.deliver(frame);
-    else subscription?.dropped(frame.reason);
+    else if (frame.type === 'unsubscribed') subscription?.dropped(frame.reason);
+    else subscription?.presenceEvent(frame);
   }
 }

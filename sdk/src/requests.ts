@@ -8,10 +8,10 @@
  * every frame of one TCP read in one go, and a subscription must have taken in
  * its ack (the new epoch and offset) before the replayed messages behind it.
  */
-import type { AckFrame, ErrorFrame, FrameId, PongFrame } from './codec.js';
+import type { AckFrame, ErrorFrame, FrameId, PongFrame, PresenceCountFrame, PresenceFrame } from './codec.js';
 import { HeraldError } from './errors.js';
 
-export type Reply = AckFrame | PongFrame;
+export type Reply = AckFrame | PongFrame | PresenceFrame | PresenceCountFrame;
 export type Done = (error: HeraldError | undefined, reply?: Reply) => void;
 
 interface Pending {

@@ -3,11 +3,10 @@
  * It keeps the position of the last message it delivered (offset and epoch, on
  * history topics), resumes from there after every reconnect, drops messages it
  * has already delivered, and says `gap` when the server could not fill a break.
- *
- * Presence (issue 12) will add `presence()` (a request through the link) and
- * `join`/`leave` events (frames routed here by topic) without changing this shape.
+ * On presence topics it asks who is in the topic, passes on `join`/`leave`,
+ * and with the `presence` option keeps the list of members up to date itself.
  */
-import type { AckFrame, ClientFrame, MessageFrame, Since } from './codec.js';
+import type { AckFrame, ClientFrame, MessageFrame, PresenceCountFrame, PresenceEventFrame, PresenceFrame, PresenceUser, Since } from './codec.js';
 import type { Done } from './requests.js';
 import { Emitter } from './emitter.js';
 import { HeraldError, RETRYABLE } from './errors.js';
@@ -40,12 +39,42 @@ export interface UnsubscribedEvent {
   readonly reason: string;
 }
 
+/** Who is in a presence topic: every user (a token's `sub`) once, with their number of connections. */
+export interface Presence {
+  readonly users: readonly PresenceUser[];
+  readonly count: number;
+}
+
+export interface PresenceCount {
+  readonly users: number;
+  readonly connections: number;
+}
+
+/** A user as `join`, `leave` and the tracked members show them: the `sub`, and the token's `info` claim when it has one. */
+export interface Member {
+  readonly sub: string;
+  readonly info?: Record<string, unknown>;
+}
+
 export interface SubscriptionEvents {
   message: Message;
   subscribed: SubscribedEvent;
   gap: GapEvent;
   unsubscribed: UnsubscribedEvent;
   error: HeraldError;
+  /** A user's first connection subscribed (join/leave topics only). */
+  join: Member;
+  /** A user's last connection left, after the server's leave grace. */
+  leave: Member;
+  /** With the `presence` option: the members changed (or were read again after a resubscribe). */
+  members: readonly Member[];
+}
+
+export interface SubscribeOptions {
+  /** Where to start: `{ last: 50 }` replays the 50 latest stored messages, `{ offset, epoch }` resumes after a saved position. */
+  readonly since?: Since;
+  /** Keep `members` (who is in the topic) up to date: read after every ack, then changed by each join and leave. */
+  readonly presence?: boolean;
 }
 
 export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed';
@@ -70,14 +99,45 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   private acknowledged = false;
   private retries = 0;
   private retryTimer: unknown;
+  private readonly since: Since | undefined;
+  private readonly tracking: boolean;
+  private roster: Map<string, Member> | undefined;
+  /** Joins and leaves that arrived while the members were being read: they go on top of the list read. */
+  private heard: PresenceEventFrame[] | undefined;
+  private listing = 0;
+  private listTimer: unknown;
 
   constructor(
     readonly topic: string,
     private readonly link: Link,
-    private readonly since: Since | undefined,
+    options: SubscribeOptions,
   ) {
     super();
-    this.resuming = since !== undefined && 'offset' in since;
+    this.since = options.since;
+    this.tracking = options.presence === true;
+    this.resuming = this.since !== undefined && 'offset' in this.since;
+  }
+
+  /**
+   * With the `presence` option: who is in the topic, each user once; undefined until first read. Kept while
+   * disconnected, read again after every resubscribe. For connection counts, call presence().
+   */
+  get members(): Member[] | undefined {
+    return this.roster && [...this.roster.values()];
+  }
+
+  /** Who is in the topic now. Rejects with `no_presence` on a topic without presence, `forbidden`, `not_connected`, ... */
+  presence(): Promise<Presence> {
+    return this.ask<PresenceFrame>('presence').then(({ users, count }) => ({ users, count }));
+  }
+
+  /** How many users and connections are in the topic, without the list. */
+  presenceCount(): Promise<PresenceCount> {
+    return this.ask<PresenceCountFrame>('presence_count').then(({ users, connections }) => ({ users, connections }));
+  }
+
+  private ask<T>(type: 'presence' | 'presence_count'): Promise<T> {
+    return new Promise((resolve, reject) => this.link.request({ type, topic: this.topic }, (error, reply) => (error ? reject(error) : resolve(reply as T))));
   }
 
   unsubscribe(): void {
@@ -115,6 +175,36 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.emit('message', { topic: frame.topic, data: frame.data, ts: frame.ts, offset: frame.offset });
   }
 
+  presenceEvent(frame: PresenceEventFrame): void {
+    if (this.state === 'unsubscribed') return;
+    if (this.heard) this.heard.push(frame);
+    else if (this.roster) apply(this.roster, frame);
+    this.emit(frame.type, member(frame));
+    if (this.roster && !this.heard) this.emit('members', this.members!);
+  }
+
+  /** Reads the members, then applies what was heard meanwhile: the last event of a user is newer than, or agrees with, the list. */
+  private list(): void {
+    clearTimeout(this.listTimer);
+    if (this.state !== 'subscribed') return;
+    const attempt = ++this.listing;
+    this.heard = [];
+    this.link.request({ type: 'presence', topic: this.topic }, (error, reply) => {
+      if (attempt !== this.listing) return;
+      const heard = this.heard!;
+      this.heard = undefined;
+      if (this.state !== 'subscribed' || error?.code === 'connection_lost') return;
+      if (error) {
+        this.emit('error', error);
+        if (RETRYABLE.includes(error.code)) this.listTimer = setTimeout(() => this.list(), this.link.retryDelay(this.retries++));
+        return;
+      }
+      this.roster = new Map((reply as PresenceFrame).users.map((user) => [user.sub, member(user)]));
+      for (const frame of heard) apply(this.roster, frame);
+      this.emit('members', this.members!);
+    });
+  }
+
   /** The server dropped the subscription: `reset` (the topic's stream was lost) is resumed and reported as a gap; anything else ends it. */
   dropped(reason: string): void {
     if (this.state === 'unsubscribed') return;
@@ -140,6 +230,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.state = 'subscribed';
     this.emit('subscribed', { recovered, offset: ack.offset, epoch: ack.epoch });
     if (missed) this.emit('gap', { offset: this.offset, epoch: this.epoch });
+    if (this.tracking) this.list();
   }
 
   private failed(error: HeraldError): void {
@@ -156,8 +247,17 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   /** Leaves the registry first, so that an `unsubscribed` listener may subscribe to the topic again. */
   private end(reason: string, tell: boolean): void {
     this.state = 'unsubscribed';
+    this.roster = undefined;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.listTimer);
     this.link.forget(this, tell);
     this.emit('unsubscribed', { reason });
   }
+}
+
+const member = ({ sub, info }: Member): Member => (info === undefined ? { sub } : { sub, info });
+
+function apply(roster: Map<string, Member>, frame: PresenceEventFrame): void {
+  if (frame.type === 'join') roster.set(frame.sub, member(frame));
+  else roster.delete(frame.sub);
 }

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { decode, SHAPES } from '../src/codec.js';
+import { decode, SHAPES, USER } from '../src/codec.js';
 import { HeraldClient, RETRYABLE, type WebSocketConstructor } from '../src/index.js';
 import { FakeSocket, jwt, settle, type Sent } from './helpers/fake-socket.js';
 
@@ -37,19 +37,27 @@ function examples(text: string): (Record<string, unknown> & { type: string })[] 
 }
 
 const clientTable = section('## Client frames');
-const clientTypes = new Set([...clientTable.matchAll(/^\|\s*`\{"type":"(\w+)"/gm)].map((m) => m[1]!));
+/** The frames of the table's first column, by type: what a client sends. */
+const requests = [...clientTable.matchAll(/^\|\s*`(\{"type":[^`]*\})`/gm)].map((m) => parseExample(m[1]!));
+const clientTypes = new Set(requests.map((r) => r.type));
 const all = examples(doc);
-const clientExamples = all.filter((e) => clientTypes.has(e.type));
-const serverExamples = all.filter((e) => !clientTypes.has(e.type));
+/**
+ * Some types go both ways (`presence` is a request and its reply): an example is a client frame when its type is
+ * a client frame's and it has no field that the table's requests of that type lack.
+ */
+const isRequest = (e: { type: string }): boolean => requests.some((r) => r.type === e.type && Object.keys(e).every((field) => field in r));
+const clientExamples = all.filter(isRequest);
+const serverExamples = all.filter((e) => !isRequest(e));
 
 /** Fields of the recovery contract (issue 10) the client already decodes, not yet in docs/protocol.md on main. */
 const PENDING_DOCS: Record<string, readonly string[]> = {};
 
 describe('conformance - docs/protocol.md frames', () => {
   it('conformance - the document yields the frames it describes', () => {
-    expect([...clientTypes].sort()).toEqual(expect.arrayContaining(['auth', 'ping', 'publish', 'subscribe', 'unsubscribe']));
-    expect(new Set(serverExamples.map((e) => e.type))).toEqual(new Set(['welcome', 'ack', 'pong', 'error', 'unsubscribed', 'message']));
-    expect(clientExamples.length).toBeGreaterThanOrEqual(5);
+    expect([...clientTypes].sort()).toEqual(expect.arrayContaining(['auth', 'ping', 'presence', 'presence_count', 'publish', 'subscribe', 'unsubscribe']));
+    expect(new Set(serverExamples.map((e) => e.type))).toEqual(new Set(['welcome', 'ack', 'pong', 'error', 'unsubscribed', 'message', 'presence', 'presence_count', 'join', 'leave']));
+    expect(new Set(clientExamples.map((e) => e.type))).toEqual(clientTypes);
+    expect(clientExamples.length).toBeGreaterThanOrEqual(7);
   });
 
   it('conformance - the decoder understands every server frame of the document, keeping every documented field', () => {
@@ -71,6 +79,10 @@ describe('conformance - docs/protocol.md frames', () => {
         if (!pending) expect(documented.get(type)?.has(field), `${type}.${field} appears in docs/protocol.md`).toBe(true);
       }
     }
+    const users = serverExamples.filter((e) => e.type === 'presence').flatMap((e) => e.users as Record<string, unknown>[]);
+    expect(users.length).toBeGreaterThan(0);
+    for (const field of Object.keys(USER)) expect(users.some((u) => field in u), `presence users[].${field} appears in docs/protocol.md`).toBe(true);
+    for (const user of users) for (const field of Object.keys(user)) expect(Object.keys(USER), `presence users[].${field} is decoded`).toContain(field);
   });
 
   describe('conformance - the client produces the documented client frames', () => {
@@ -109,6 +121,12 @@ describe('conformance - docs/protocol.md frames', () => {
           break;
         case 'publish':
           void client.publish(topic, example.data).catch(() => undefined);
+          break;
+        case 'presence':
+          void client.subscribe(topic).presence().catch(() => undefined);
+          break;
+        case 'presence_count':
+          void client.subscribe(topic).presenceCount().catch(() => undefined);
           break;
         case 'ping':
           await vi.advanceTimersByTimeAsync(1000);

@@ -72,6 +72,41 @@ function renderMessage(message) {
   append(item);
 }
 
+/** What presence shows of a user comes from their token's `info` claim (the dev token endpoint puts the name there). */
+const displayName = (member) => (typeof member.info?.name === 'string' ? member.info.name : member.sub);
+
+function renderOnline(members) {
+  // You first, then by name.
+  const sorted = [...members].sort((a, b) => (b.sub === me) - (a.sub === me) || displayName(a).localeCompare(displayName(b)));
+  $('online').replaceChildren(...sorted.map((member) => {
+    const item = document.createElement('li');
+    item.dataset.sub = member.sub;
+    item.textContent = displayName(member);
+    if (member.sub === me) {
+      const you = document.createElement('small');
+      you.textContent = '(you)';
+      item.append(' ', you);
+    }
+    return item;
+  }));
+  $('online').dataset.presence = client?.state === 'connected' ? 'live' : 'stale';
+  $('online-count').hidden = false;
+  $('online-count').textContent = String(members.length);
+  $('online-hint').textContent = '';
+}
+
+function presenceOff(error) {
+  $('online').replaceChildren();
+  $('online').dataset.presence = 'off';
+  $('online-count').hidden = true;
+  const code = (text) => Object.assign(document.createElement('code'), { textContent: text });
+  if (error.code === 'no_presence') {
+    $('online-hint').replaceChildren('This Herald keeps no presence for chat rooms. To see who is online, start it with ', code("HERALD_PRESENCE='chat.>'"), ' and ', code("HERALD_PRESENCE_JOIN_LEAVE='chat.>'"), ' (', code('npm run demo'), ' does).');
+  } else {
+    $('online-hint').textContent = `Who is online is not available here (${error.code}).`;
+  }
+}
+
 function renderState(state) {
   $('state').dataset.state = state;
   $('state').querySelector('b').textContent = STATE_TEXT[state] ?? state;
@@ -81,6 +116,8 @@ function renderState(state) {
   if (state !== 'connected') {
     $('node').textContent = '';
     $('messages').dataset.subscribed = 'false';
+    // Kept, greyed: who left or came while this tab was away is read again once it is back.
+    if ($('online').dataset.presence === 'live') $('online').dataset.presence = 'stale';
   }
 }
 
@@ -134,12 +171,20 @@ function enter(next) {
   $('messages').replaceChildren();
   $('room-title').textContent = `# ${room}`;
   $('history').textContent = '';
+  $('online').replaceChildren();
+  $('online').dataset.presence = 'unknown';
+  $('online-count').hidden = true;
+  $('online-hint').textContent = 'Looking who is here…';
   let first = true;
-  roomSub = client.subscribe(`chat.${room}`, renderMessage, { since: { last: 50 } });
+  // presence: the SDK reads who is in the room after each (re)subscribe and follows joins and leaves.
+  roomSub = client.subscribe(`chat.${room}`, renderMessage, { since: { last: 50 }, presence: true });
+  roomSub.on('members', renderOnline);
+  roomSub.on('join', (member) => member.sub !== me && note(`${displayName(member)} joined.`));
+  roomSub.on('leave', (member) => member.sub !== me && note(`${displayName(member)} left.`));
   roomSub.on('subscribed', ({ offset }) => {
     $('messages').dataset.subscribed = 'true';
     if (first) {
-      $('history').textContent = offset === undefined ? 'no history on this server (HERALD_HISTORY): only live messages' : 'recent history loaded';
+      $('history').textContent = offset === undefined ? 'no history on this server (HERALD_HISTORY; npm run demo sets it): only live messages' : 'recent history loaded';
       note(`You joined #${room} as ${me}.`);
     }
     first = false;
@@ -148,7 +193,7 @@ function enter(next) {
     note(offset === undefined ? 'Reconnected. Messages sent while you were away are not shown: this server keeps no history.' : 'Reconnected, but the history could not cover the break: some messages are missing.', true);
   });
   roomSub.on('unsubscribed', ({ reason }) => reason !== 'client' && note(`You left #${room}: ${reason}.`, true));
-  roomSub.on('error', (error) => note(`#${room}: ${error.code} (${error.message})`, true));
+  roomSub.on('error', (error) => (error.code === 'no_presence' ? presenceOff(error) : note(`#${room}: ${error.code} (${error.message})`, true)));
   renderState(client.state);
   $('text').focus();
 }

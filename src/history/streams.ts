@@ -74,14 +74,14 @@ interface Entry extends StoredMessage {
 interface Pending {
   readonly subscriber: Subscriber;
   readonly since: Since | undefined;
-  readonly since_at: number;
+  readonly queuedAt: number;
 }
 
 interface CatchingUp {
   readonly subscriber: Subscriber;
   /** The newest offset this socket has been sent. */
   sentUpTo: number;
-  readonly since_at: number;
+  readonly queuedAt: number;
 }
 
 const NOTHING: Plan<Entry> = Object.freeze({ recovered: false, replay: [] });
@@ -90,6 +90,8 @@ const NOTHING: Plan<Entry> = Object.freeze({ recovered: false, replay: [] });
 const WINDOW_WARM_MS = 5000;
 /** Live messages held while the stream syncs or fills a gap; past this the topic is reset. */
 const MAX_HELD = 10_000;
+/** Pending subscribes answered per event-loop turn. */
+const SERVE_BATCH = 200;
 /** Most messages one gap-filling read asks for; a larger gap takes several reads, in order. */
 const FILL_CHUNK = 1000;
 /** A socket waiting longer than this for the live stream to reach what it was sent triggers a resync. */
@@ -119,7 +121,11 @@ export class TopicStream {
   private last = 0;
   /** Live messages held, in arrival order, while syncing or filling. */
   private held: BrokerMessage[] = [];
-  private window: { epoch: string; top: number; entries: Entry[] } | undefined;
+  /**
+   * Recent messages: entries[first…] hold contiguous offsets ending at top (or none). Never more than the
+   * history itself keeps (`size`), so that what was trimmed there cannot be recovered here either.
+   */
+  private window: { epoch: string; top: number; entries: Entry[]; first: number } | undefined;
   private windowUntil = 0;
   private windowRead: Promise<void> | undefined;
   /** Live messages delivered while the window read was in flight, appended when it lands. */
@@ -127,6 +133,8 @@ export class TopicStream {
   private pending: Pending[] = [];
   private catchingUp: CatchingUp[] = [];
   private closed = false;
+  /** A serve() continues at the next turn. */
+  private serving = false;
   private readonly now: () => number;
 
   constructor(
@@ -218,7 +226,7 @@ export class TopicStream {
       this.admit(subscriber, this.last, since === undefined ? undefined : true, []);
       return;
     }
-    this.pending.push({ subscriber, since, since_at: this.now() });
+    this.pending.push({ subscriber, since, queuedAt: this.now() });
     if (this.state === 'unsynced') this.sync();
     else if (this.state === 'live') this.serve();
   }
@@ -240,7 +248,7 @@ export class TopicStream {
     const before = this.busy;
     this.pending = this.pending.filter((p) => !p.subscriber.gone);
     this.catchingUp = this.catchingUp.filter((c) => !c.subscriber.gone);
-    if (this.catchingUp.some((c) => now - c.since_at > CATCH_UP_TIMEOUT_MS) && this.state === 'live') {
+    if (this.catchingUp.some((c) => now - c.queuedAt > CATCH_UP_TIMEOUT_MS) && this.state === 'live') {
       // The live stream has not reached what these sockets were sent: pub/sub lost something, fetch it.
       this.fill();
     }
@@ -379,9 +387,14 @@ export class TopicStream {
     return 'offset' in since && since.epoch === this.epoch && since.offset === this.last;
   }
 
-  /** Serves pending subscribes: plain ones at once, recoveries from the window (read first if need be). */
+  /**
+   * Serves pending subscribes: plain ones at once, recoveries from the window
+   * (read first if need be). At most SERVE_BATCH per event-loop turn, so that
+   * a reconnect storm of thousands of sockets does not stall the loop (and
+   * everything else on the node) for seconds.
+   */
   private serve(): void {
-    if (this.state !== 'live' || this.pending.length === 0) return;
+    if (this.state !== 'live' || this.pending.length === 0 || this.serving) return;
     const needsWindow = this.pending.some((p) => p.since !== undefined && !this.upToDate(p.since));
     if (needsWindow && this.window === undefined) {
       this.readWindow();
@@ -396,9 +409,16 @@ export class TopicStream {
         return;
       }
     }
-    const pending = this.pending;
-    this.pending = [];
-    for (const p of pending) this.answer(p);
+    const batch = this.pending.splice(0, SERVE_BATCH);
+    for (const p of batch) this.answer(p);
+    if (this.pending.length > 0) {
+      this.serving = true;
+      setImmediate(() => {
+        this.serving = false;
+        if (!this.closed) this.serve();
+      });
+      return;
+    }
     if (!this.busy) this.deps.host.idle(this.topic);
   }
 
@@ -414,7 +434,7 @@ export class TopicStream {
     this.windowUntil = this.now() + WINDOW_WARM_MS;
     // A window of another epoch (or none: history unavailable) cannot recover anything.
     let plan = window.epoch === this.epoch
-      ? planRecovery(since, { epoch: window.epoch, top: window.top, messages: window.entries }, { maxRecovery: this.deps.maxRecovery, oldestTs: this.now() - this.policy.ttlMs })
+      ? planRecovery(since, { epoch: window.epoch, top: window.top, messages: window.first === 0 ? window.entries : window.entries.slice(window.first) }, { maxRecovery: this.deps.maxRecovery, oldestTs: this.now() - this.policy.ttlMs })
       : NOTHING;
     // Never a partial replay of a gap; `last` replays what there is, and says whether it is all.
     if (!plan.recovered && !('last' in since)) plan = NOTHING;
@@ -431,7 +451,7 @@ export class TopicStream {
   private admit(subscriber: Subscriber, offset: number, recovered: boolean | undefined, replay: readonly string[]): void {
     subscriber.send([subscriber.ack({ offset, epoch: this.epoch }, recovered), ...replay]);
     if (offset <= this.last) subscriber.join();
-    else this.catchingUp.push({ subscriber, sentUpTo: offset, since_at: this.now() });
+    else this.catchingUp.push({ subscriber, sentUpTo: offset, queuedAt: this.now() });
   }
 
   /** One read of the last maxRecovery messages, shared by every recovery of the topic while it is in flight. */
@@ -440,7 +460,7 @@ export class TopicStream {
     const epoch = this.epoch;
     this.windowTail = [];
     this.deps.metrics.historyReads.inc();
-    this.windowRead = this.deps.history.read(this.topic, this.policy, { last: this.deps.maxRecovery }).then(
+    this.windowRead = this.deps.history.read(this.topic, this.policy, { last: this.windowSize }).then(
       (page) => {
         this.windowRead = undefined;
         const tail = this.windowTail ?? [];
@@ -448,10 +468,10 @@ export class TopicStream {
         if (this.closed) return;
         if (page.position.epoch !== epoch || epoch !== this.epoch) {
           // The stored stream is another one than the node's live stream: recoveries cannot be served from it.
-          this.window = { epoch: page.position.epoch, top: page.position.offset, entries: [] };
+          this.window = { epoch: page.position.epoch, top: page.position.offset, entries: [], first: 0 };
         } else {
           const entries: Entry[] = page.messages.map((m) => ({ ...m, frame: this.deps.host.encodeMessage(this.topic, { data: m.data, ts: m.ts, offset: m.offset, epoch }) }));
-          this.window = { epoch, top: Math.max(page.position.offset, this.last), entries };
+          this.window = { epoch, top: Math.max(page.position.offset, this.last), entries, first: 0 };
           for (const entry of tail) this.appendToWindow(entry);
         }
         this.windowUntil = this.now() + WINDOW_WARM_MS;
@@ -463,7 +483,7 @@ export class TopicStream {
         if (this.closed) return;
         this.deps.log.warn({ topic: this.topic, err: error }, 'history unavailable: recoveries answered recovered:false');
         // Recovery is impossible now; the subscribes still succeed, as not recovered.
-        this.window = { epoch: '', top: this.last, entries: [] };
+        this.window = { epoch: '', top: this.last, entries: [], first: 0 };
         this.windowUntil = this.now() + 1000;
         this.serve();
       },
@@ -477,10 +497,22 @@ export class TopicStream {
     if (entry.offset !== newest + 1 && window.entries.length > 0) {
       // Not contiguous: start the window over from this message.
       window.entries = [];
+      window.first = 0;
     }
     window.entries.push(entry);
     window.top = Math.max(window.top, entry.offset);
-    if (window.entries.length > this.deps.maxRecovery * 2) window.entries.splice(0, window.entries.length - this.deps.maxRecovery);
+    // Trimmed like the stored stream: the oldest goes once more than `size` (or maxRecovery) are held.
+    if (window.entries.length - window.first > this.windowSize) window.first++;
+    // Compacted now and then, not per message.
+    if (window.first > 1024 && window.first * 2 > window.entries.length) {
+      window.entries = window.entries.slice(window.first);
+      window.first = 0;
+    }
+  }
+
+  /** Most messages a window holds: what the history keeps, and no more than a recovery may replay. */
+  private get windowSize(): number {
+    return Math.min(this.policy.size, this.deps.maxRecovery);
   }
 
   private failPending(message: string): void {

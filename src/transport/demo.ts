@@ -63,7 +63,8 @@ export function attachDemoRoutes(app: TemplatedApp, deps: DemoDeps): void {
     if (deps.devSecret === undefined) return sendError(res, 'not_found', 'no development tokens here: supply a token of your own');
     const name = req.getQuery('name') ?? '';
     if (!NAME.test(name)) return sendError(res, 'bad_request', 'name must be 1 to 32 characters from A-Z a-z 0-9 _ -');
-    const token = signDevToken(deps.devSecret, { sub: name, topics: ['chat.>', 'demo.>'], publish: ['chat.>'] }, DEMO_TOKEN_SECONDS);
+    // `info` is what presence shows of the user: the online list's names come from the token, never from the page.
+    const token = signDevToken(deps.devSecret, { sub: name, topics: ['chat.>', 'demo.>'], publish: ['chat.>'], info: { name } }, DEMO_TOKEN_SECONDS);
     res.cork(() => {
       res.writeStatus('200 OK').writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store');
       res.end(JSON.stringify({ token, expiresIn: DEMO_TOKEN_SECONDS }));

@@ -44,8 +44,58 @@ export function sendError(res: HttpResponse, code: ErrorCode, message: string, c
   sendJson(res, ERRORS[code].status, { error: { code, message } }, close);
 }
 
+/** A body Herald does not want is still read (and dropped) up to this, so that its answer can reach the client. */
+const DISCARD_LIMIT = 16 * 1024 * 1024;
+const DISCARD_MS = 5000;
+
+/**
+ * Answers a request with an error and closes the connection, after reading
+ * and dropping its body: closing while the client is still sending makes the
+ * client's kernel reset the connection, and the answer (a 413, a 401) never
+ * reaches it. Bounded: a body over DISCARD_LIMIT, or one that takes longer
+ * than DISCARD_MS, is cut off without waiting.
+ */
+export function refuse(res: HttpResponse, req: HttpRequest, code: ErrorCode, message: string): void {
+  const length = req.getHeader('content-length');
+  const chunked = /chunked/i.test(req.getHeader('transfer-encoding'));
+  if ((!chunked && (length === '' || length === '0')) || Number(length) > DISCARD_LIMIT) return sendError(res, code, message, true);
+  drainThen(res, { aborted: false }, 0, () => sendError(res, code, message, true));
+}
+
+/** Reads and drops the rest of a body (at most DISCARD_LIMIT in all, within DISCARD_MS), then answers with `respond`. */
+function drainThen(res: HttpResponse, state: RequestState, alreadyRead: number, respond: () => void, onData = true): void {
+  let received = alreadyRead;
+  let done = false;
+  const finish = (): void => {
+    if (done || state.aborted) return;
+    done = true;
+    clearTimeout(timer);
+    respond();
+  };
+  const timer = setTimeout(finish, DISCARD_MS);
+  timer.unref();
+  if (!onData) {
+    // The caller's onData handler feeds drain() below.
+    state.drain = (bytes, isLast) => {
+      received += bytes;
+      if (isLast || received > DISCARD_LIMIT) finish();
+    };
+    return;
+  }
+  res.onAborted(() => {
+    state.aborted = true;
+    clearTimeout(timer);
+  });
+  res.onData((chunk, isLast) => {
+    received += chunk.byteLength;
+    if (isLast || received > DISCARD_LIMIT) finish();
+  });
+}
+
 interface RequestState {
   aborted: boolean;
+  /** Set while the rest of a refused body is being read and dropped. */
+  drain?: (bytes: number, isLast: boolean) => void;
 }
 
 /** Reads the whole body, or answers 413 and returns nothing once it passes `limit` bytes. */
@@ -54,11 +104,16 @@ function readBody(res: HttpResponse, state: RequestState, limit: number, onBody:
   let size = 0;
   let done = false;
   res.onData((chunk, isLast) => {
-    if (done || state.aborted) return;
+    if (state.aborted) return;
+    if (state.drain !== undefined) return state.drain(chunk.byteLength, isLast);
+    if (done) return;
     size += chunk.byteLength;
     if (size > limit) {
       done = true;
-      sendError(res, 'payload_too_large', `body over ${limit} bytes`, true);
+      // The rest is read and dropped before the 413 goes out, so that the client sees it.
+      const answer = (): void => sendError(res, 'payload_too_large', `body over ${limit} bytes`, true);
+      if (isLast) return answer();
+      drainThen(res, state, size, answer, false);
       return;
     }
     // uWebSockets.js reuses the chunk's memory after this callback: copy it.
@@ -163,14 +218,20 @@ export function attachHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
   });
 
   app.post('/v1/publish', (res, req) => {
-    if (!deps.apiKeys.enabled) return sendError(res, 'unauthorized', 'HTTP publish is disabled: no HERALD_API_KEYS configured', true);
-    if (!deps.apiKeys.accepts(req.getHeader('authorization'))) return sendError(res, 'unauthorized', 'missing or invalid API key (Authorization: Bearer <key>)', true);
+    if (!deps.apiKeys.enabled) return refuse(res, req, 'unauthorized', 'HTTP publish is disabled: no HERALD_API_KEYS configured');
+    if (!deps.apiKeys.accepts(req.getHeader('authorization'))) return refuse(res, req, 'unauthorized', 'missing or invalid API key (Authorization: Bearer <key>)');
     const idempotencyKey = req.getHeader('idempotency-key');
     if (idempotencyKey !== '' && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      return sendError(res, 'bad_request', 'Idempotency-Key must be 1 to 128 printable ASCII characters without spaces', true);
+      return refuse(res, req, 'bad_request', 'Idempotency-Key must be 1 to 128 printable ASCII characters without spaces');
     }
+    // Two Content-Length headers could be read differently by a proxy in front: a smuggling risk, refused.
+    let lengths = 0;
+    req.forEach((name) => {
+      if (name === 'content-length') lengths++;
+    });
+    if (lengths > 1) return sendError(res, 'bad_request', 'more than one Content-Length header', true);
     const declared = Number(req.getHeader('content-length') || '0');
-    if (declared > MAX_BODY_BYTES) return sendError(res, 'payload_too_large', `body over ${MAX_BODY_BYTES} bytes`, true);
+    if (declared > MAX_BODY_BYTES) return refuse(res, req, 'payload_too_large', `body over ${MAX_BODY_BYTES} bytes`);
 
     // uWebSockets.js keeps one abort handler per response: this one serves both the body read and the publish.
     const state: RequestState = { aborted: false };
@@ -207,11 +268,11 @@ export function attachHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
     });
   });
 
-  app.any('/v1/publish', (res) => sendError(res, 'method_not_allowed', 'use POST /v1/publish', true));
+  app.any('/v1/publish', (res, req) => refuse(res, req, 'method_not_allowed', 'use POST /v1/publish'));
 
   app.get('/v1/history', (res, req) => {
-    if (!deps.apiKeys.enabled) return sendError(res, 'unauthorized', 'the HTTP API is disabled: no HERALD_API_KEYS configured', true);
-    if (!deps.apiKeys.accepts(req.getHeader('authorization'))) return sendError(res, 'unauthorized', 'missing or invalid API key (Authorization: Bearer <key>)', true);
+    if (!deps.apiKeys.enabled) return refuse(res, req, 'unauthorized', 'the HTTP API is disabled: no HERALD_API_KEYS configured');
+    if (!deps.apiKeys.accepts(req.getHeader('authorization'))) return refuse(res, req, 'unauthorized', 'missing or invalid API key (Authorization: Bearer <key>)');
     const query = parseHistoryQuery(req.getQuery('topic'), req.getQuery('limit'), req.getQuery('since'), req.getQuery('epoch'));
     if (!query.ok) return sendError(res, query.code, query.message);
     const policy = deps.history === undefined ? undefined : deps.policies.of(query.topic);
@@ -238,11 +299,11 @@ export function attachHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
       },
     );
   });
-  app.any('/v1/history', (res) => sendError(res, 'method_not_allowed', 'use GET /v1/history', true));
+  app.any('/v1/history', (res, req) => refuse(res, req, 'method_not_allowed', 'use GET /v1/history'));
 
   const presenceRoute = (countOnly: boolean) => (res: HttpResponse, req: HttpRequest): void => {
-    if (!deps.apiKeys.enabled) return sendError(res, 'unauthorized', 'the HTTP API is disabled: no HERALD_API_KEYS configured', true);
-    if (!deps.apiKeys.accepts(req.getHeader('authorization'))) return sendError(res, 'unauthorized', 'missing or invalid API key (Authorization: Bearer <key>)', true);
+    if (!deps.apiKeys.enabled) return refuse(res, req, 'unauthorized', 'the HTTP API is disabled: no HERALD_API_KEYS configured');
+    if (!deps.apiKeys.accepts(req.getHeader('authorization'))) return refuse(res, req, 'unauthorized', 'missing or invalid API key (Authorization: Bearer <key>)');
     const topic = req.getQuery('topic') ?? '';
     if (topic === '') return sendError(res, 'bad_request', 'topic is missing');
     if (!isValidTopic(topic)) return sendError(res, 'invalid_topic', `"${topic.slice(0, 300)}" is not a valid topic`);
@@ -268,7 +329,7 @@ export function attachHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
   };
   app.get('/v1/presence', presenceRoute(false));
   app.get('/v1/presence/count', presenceRoute(true));
-  app.any('/v1/presence', (res) => sendError(res, 'method_not_allowed', 'use GET /v1/presence', true));
-  app.any('/v1/presence/count', (res) => sendError(res, 'method_not_allowed', 'use GET /v1/presence/count', true));
-  app.any('/*', (res) => sendError(res, 'not_found', 'no such route; see README for the HTTP API', true));
+  app.any('/v1/presence', (res, req) => refuse(res, req, 'method_not_allowed', 'use GET /v1/presence'));
+  app.any('/v1/presence/count', (res, req) => refuse(res, req, 'method_not_allowed', 'use GET /v1/presence/count'));
+  app.any('/*', (res, req) => refuse(res, req, 'not_found', 'no such route; see README for the HTTP API'));
 }

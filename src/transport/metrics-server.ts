@@ -4,7 +4,7 @@
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
-import { sendError } from './http.js';
+import { refuse } from './http.js';
 
 export function attachMetricsRoutes(app: TemplatedApp, registry: Registry): void {
   app.get('/metrics', (res) => {
@@ -22,5 +22,5 @@ export function attachMetricsRoutes(app: TemplatedApp, registry: Registry): void
       },
     );
   });
-  app.any('/*', (res) => sendError(res, 'not_found', 'this port serves GET /metrics only', true));
+  app.any('/*', (res, req) => refuse(res, req, 'not_found', 'this port serves GET /metrics only'));
 }

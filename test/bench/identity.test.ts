@@ -2,10 +2,11 @@
  * The benchmark's accounting of deliveries (bench/lib/identity.mjs), as pure
  * logic: tagged payloads fed to a ledger as a load-generator worker feeds it,
  * with duplicates, gaps, reordering, wrong topics, frames of an earlier step,
- * refused and unanswered publishes, and connections shed with 4008.
+ * refused and unanswered publishes, connections shed with 4008, and the
+ * offsets of history topics.
  */
 import { describe, expect, it } from 'vitest';
-import { identityFailures, Ledger, MAX_SEQ, payload, readTag, SeqTracker, sumAccounts, type Tag, type Tracked } from '../../bench/lib/identity.mjs';
+import { identityFailures, Ledger, MAX_SEQ, payload, readOffset, readTag, SeqTracker, sumAccounts, type Tag, type Tracked } from '../../bench/lib/identity.mjs';
 
 interface Conn extends Tracked {
   open: boolean;
@@ -236,5 +237,58 @@ describe('bench identity - ledger', () => {
     });
     expect(sumAccounts(parts)).toMatchObject({ subscribers: 2, expected: 4, delivered: 2, lost: 2, duplicates: 1, received: 3 });
     expect(identityFailures({ expected: 10, delivered: 10, lost: 0 })).toBeNull();
+  });
+});
+
+/** A Herald delivery frame of a history topic: the tagged payload and the offset after it. */
+function historyFrame(step: number, seq: number, offset: number): Buffer {
+  return Buffer.from(`{"type":"message","topic":"bench.hist.0","data":${payload(1000 + seq, step, 0, seq, 0, 100)},"ts":1767225600123,"offset":${offset}}`);
+}
+
+describe('bench identity - offsets of history topics', () => {
+  it('bench identity - reads the offset at the end of a history frame, and none from other frames', () => {
+    const buf = Buffer.from(`xx${historyFrame(1, 0, 9007199254740).toString()}yy`);
+    expect(readOffset(buf, 2, buf.length - 2)).toBe(9007199254740);
+    for (const text of [frame(1, 0, 0).toString(), payload(1, 1, 0, 0, 0, 100), `42["m",${payload(1, 1, 0, 0, 0, 100)}]`, '{"offset":5}', ',"offset":}', '"offset":12}']) {
+      const b = Buffer.from(text);
+      expect(readOffset(b, 0, b.length), text).toBe(-1);
+    }
+  });
+
+  it('bench identity - offsets must follow on from the position, across steps; skips, repeats and missing ones are failures', () => {
+    const c: Conn = { ...conn(0), offset: 41 };
+    let ledger = begin(1, [c]);
+    const send = (seq: number, offset: number) => {
+      const buf = offset < 0 ? frame(ledger.step, 0, seq) : historyFrame(ledger.step, seq, offset);
+      ledger.deliver(c, buf, 0, buf.length);
+    };
+    send(0, 42);
+    send(1, 43);
+    ledger.expect(allAccepted(1, 2));
+    expect(ledger.account([c]).offsets).toEqual({ frames: 2, gaps: 0, backwards: 0, missing: 0 });
+    expect(identityFailures(ledger.account([c]))).toEqual([]);
+    // The next step goes on from 43, whatever its own sequences.
+    ledger = begin(2, [c]);
+    send(0, 45); // 44 skipped
+    send(1, 45); // again
+    send(2, 46);
+    send(3, -1); // no offset on a connection that had one
+    ledger.expect(allAccepted(1, 4));
+    const a = ledger.account([c]);
+    expect(a.offsets).toEqual({ frames: 3, gaps: 1, backwards: 1, missing: 1 });
+    expect(identityFailures(a)).toEqual(['offsets skipped 1', 'offsets went backwards 1', 'frames without an offset 1']);
+    expect(sumAccounts([a, a]).offsets).toEqual({ frames: 6, gaps: 2, backwards: 2, missing: 2 });
+  });
+
+  it('bench identity - a connection without a position checks nothing, until a frame gives it one', () => {
+    const plain = conn(0);
+    const ledger = begin(1, [plain]);
+    ledger.deliver(plain, frame(1, 0, 0), 0, frame(1, 0, 0).length);
+    expect(ledger.account([plain]).offsets).toEqual({ frames: 0, gaps: 0, backwards: 0, missing: 0 });
+    const f = historyFrame(1, 1, 7);
+    ledger.deliver(plain, f, 0, f.length);
+    const g = historyFrame(1, 2, 9);
+    ledger.deliver(plain, g, 0, g.length);
+    expect(ledger.account([plain]).offsets).toEqual({ frames: 2, gaps: 1, backwards: 0, missing: 0 });
   });
 });

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker, BrokerMessage } from '../../src/broker/broker.js';
 import { HeraldError } from '../../src/errors.js';
+import { waitUntil } from './wait.js';
 
 export interface BrokerFactory {
   readonly name: string;
@@ -18,16 +19,6 @@ interface Started {
   broker: Broker;
   received: { topic: string; message: BrokerMessage }[];
   statuses: boolean[];
-}
-
-const WAIT_MS = 5000;
-
-async function waitUntil(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 export function brokerContract(factory: BrokerFactory): void {

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker, BrokerMessage } from '../../src/broker/broker.js';
 import { HeraldError } from '../../src/errors.js';
 import type { History, HistoryPolicy } from '../../src/history/history.js';
+import { sleep, waitUntil } from './wait.js';
 
 export interface HistoryFactory {
   readonly name: string;
@@ -15,18 +16,7 @@ export interface HistoryFactory {
   create(): { broker: Broker; history: History };
 }
 
-const WAIT_MS = 5000;
 const policy: HistoryPolicy = { size: 100, ttlMs: 60_000, metaTtlMs: 3_600_000 };
-
-async function waitUntil(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function historyContract(factory: HistoryFactory): void {
   describe(`history(${factory.name}) - contract`, () => {

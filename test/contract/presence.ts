@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker, PresenceEvent } from '../../src/broker/broker.js';
 import type { PresenceStore } from '../../src/presence/presence.js';
+import { sleep, waitUntil } from './wait.js';
 
 export interface PresenceFactory {
   readonly name: string;
@@ -14,18 +15,7 @@ export interface PresenceFactory {
   create(): { broker: Broker; store: PresenceStore };
 }
 
-const WAIT_MS = 5000;
 const TTL = 60_000;
-
-async function waitUntil(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function presenceContract(factory: PresenceFactory): void {
   describe(`presence(${factory.name}) - contract`, () => {

@@ -184,6 +184,51 @@ describe('hardening - token claims and headers', () => {
   });
 });
 
+describe('hardening - HTTP bodies Herald does not want', () => {
+  let node: TestNode;
+  beforeAll(async () => {
+    node = await startNode();
+  });
+  afterAll(() => node.close());
+
+  /** Sends a raw request and resolves with everything the node answered before closing. */
+  function raw(request: Buffer | string): Promise<string> {
+    return new Promise((resolve) => {
+      const socket = connect(node.port, '127.0.0.1', () => socket.write(request));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('close', () => resolve(text));
+      socket.on('error', () => resolve(text));
+      setTimeout(() => socket.destroy(), 8000);
+    });
+  }
+
+  it('hardening - a 4 MiB body gets its 413 (read and dropped first), not a reset connection', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        fetch(`${node.httpUrl}/v1/publish`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'a.b', data: 'x'.repeat(4_000_000) }) }).then(
+          (res) => res.status,
+          (error: Error) => error.message,
+        ),
+      ),
+    );
+    expect(results).toEqual([413, 413, 413, 413, 413]);
+  });
+
+  it('hardening - a body sent to an unknown route or without a key still gets its answer', async () => {
+    const big = 'x'.repeat(2_000_000);
+    expect((await fetch(`${node.httpUrl}/nowhere`, { method: 'POST', body: big })).status).toBe(404);
+    expect((await fetch(`${node.httpUrl}/v1/publish`, { method: 'POST', body: big })).status).toBe(401);
+    expect((await fetch(`${node.httpUrl}/v1/publish`, { method: 'PUT', body: big })).status).toBe(405);
+  });
+
+  it('hardening - two Content-Length headers are refused (a request-smuggling risk)', async () => {
+    const body = '{"topic":"a.b","data":1}';
+    const answer = await raw(`POST /v1/publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${API_KEY}\r\nContent-Length: ${body.length}\r\nContent-Length: 3\r\n\r\n${body}`);
+    expect(answer).toMatch(/^HTTP\/1\.1 400/);
+  });
+});
+
 describe('hardening - HTTP pipelining through Redis', () => {
   const prefix = `hp-${randomBytes(3).toString('hex')}`;
   let node: TestNode;

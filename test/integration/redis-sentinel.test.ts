@@ -58,6 +58,7 @@ describe('redis - Sentinel', unless(redisServerNeed()), () => {
       HERALD_REDIS_SENTINEL_NAME: MASTER_NAME,
       HERALD_REDIS_PREFIX: prefix,
       HERALD_LOG_LEVEL: 'info',
+      HERALD_HISTORY: 'sentinel.h.*=100:300',
     };
     nodes = [await startNode({ ...env, HERALD_NODE_ID: 'sa' }), await startNode({ ...env, HERALD_NODE_ID: 'sb' })];
   }, 60_000);
@@ -71,12 +72,18 @@ describe('redis - Sentinel', unless(redisServerNeed()), () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('sentinel - nodes find the master through Sentinel, and after a failover deliver again without clients resubscribing', async () => {
-    const token = hs256({ topics: ['sentinel.*'] });
+  it('sentinel - nodes find the master through Sentinel, and after a failover deliver again without clients resubscribing; history survives on the replica', async () => {
+    const token = hs256({ topics: ['sentinel.*', 'sentinel.h.*'] });
     const clients = [await TestClient.open(nodes[0]!.wsUrl, token), await TestClient.open(nodes[1]!.wsUrl, token)];
     for (const client of clients) await client.subscribe('sentinel.t');
     expect((await publishHttp(nodes[0]!.httpUrl, { topic: 'sentinel.t', data: 'before' }, API_KEY)).status).toBe(202);
     for (const client of clients) expect(await client.next((f) => f.type === 'message')).toMatchObject({ data: 'before' });
+    // History before the failover: offsets 1-3, replicated before the master dies.
+    const { epoch } = await clients[0]!.subscribe('sentinel.h.a');
+    for (let i = 1; i <= 3; i++) expect((await publishHttp(nodes[0]!.httpUrl, { topic: 'sentinel.h.a', data: i }, API_KEY)).body).toMatchObject({ messages: [{ offset: i, epoch }] });
+    const masterClient = new Redis(master.url);
+    expect(Number(await masterClient.call('WAIT', 1, 2000))).toBe(1);
+    masterClient.disconnect();
 
     await master.kill();
     const promoted = await eventually(
@@ -93,8 +100,14 @@ describe('redis - Sentinel', unless(redisServerNeed()), () => {
     }
     expect((await publishHttp(nodes[1]!.httpUrl, { topic: 'sentinel.t', data: 'after failover' }, API_KEY)).status).toBe(202);
     for (const client of clients) {
-      expect(await client.next((f) => f.type === 'message', 10_000)).toMatchObject({ data: 'after failover' });
-      client.close();
+      expect(await client.next((f) => f.type === 'message' && f.topic === 'sentinel.t', 10_000)).toMatchObject({ data: 'after failover' });
     }
+    // The promoted replica has the stream and its position: same epoch, offsets go on, recovery works.
+    expect((await publishHttp(nodes[1]!.httpUrl, { topic: 'sentinel.h.a', data: 4 }, API_KEY)).body).toMatchObject({ messages: [{ offset: 4, epoch }] });
+    const late = await TestClient.open(nodes[1]!.wsUrl, token);
+    expect(await late.request({ type: 'subscribe', topic: 'sentinel.h.a', since: { offset: 2, epoch } })).toMatchObject({ offset: 4, epoch, recovered: true });
+    await late.waitForCount('message', 2);
+    expect(late.frames.filter((f) => f.type === 'message').map((f) => [f.offset, f.data])).toEqual([[3, 3], [4, 4]]);
+    for (const client of [...clients, late]) client.close();
   }, 60_000);
 });

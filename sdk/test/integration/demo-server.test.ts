@@ -6,6 +6,7 @@
  * one-liner, run for real.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,6 +16,10 @@ import { PRODUCTION, hs256, httpUrl, publish, spawnHerald, until, wsUrl, type He
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DEVELOPMENT = { HERALD_LOG_LEVEL: 'info' };
+/** The variables `npm run demo` sets (package.json's demo script), read from it. */
+const DEMO_SCRIPT: string = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')).scripts.demo;
+const DEMO_ENV = Object.fromEntries([...DEMO_SCRIPT.matchAll(/(HERALD_\w+)='([^']*)'/g)].map((m) => [m[1]!, m[2]!]));
+const payload = (token: string): Record<string, unknown> => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
 
 let node: HeraldProcess | undefined;
 afterEach(async () => {
@@ -65,6 +70,8 @@ describe('demo server - development mode', () => {
     expect((await get('/demo/token')).status).toBe(400);
     const { token, expiresIn } = JSON.parse((await get('/demo/token?name=carol')).text) as { token: string; expiresIn: number };
     expect(expiresIn).toBe(600);
+    // What presence shows of the user: the name, from the token.
+    expect(payload(token)).toMatchObject({ sub: 'carol', info: { name: 'carol' } });
     const client = await TestClient.connect(wsUrl(node), { token });
     const welcome = await client.next();
     expect(welcome).toMatchObject({ type: 'welcome', sub: 'carol' });
@@ -78,15 +85,44 @@ describe('demo server - development mode', () => {
     client.close();
   });
 
-  it('demo server - the runnable example of sdk/README.md works as printed', async () => {
+  it('demo server - the runnable example of sdk/README.md works as printed, with npm start and with npm run demo', async () => {
     node = await spawnHerald(DEVELOPMENT);
     const out = await runFor(process.execPath, ['sdk/examples/node.mjs'], { HERALD_URL: httpUrl(node), RUN_SECONDS: '2.5' }, 10_000);
     expect(out).toContain('state: connecting');
     expect(out).toMatch(/connected to \S+ as node-example/);
     expect(out).toMatch(/tick \{"seq":\d+,"value":[\d.]+\}/);
-    expect(out).toMatch(/joined chat\.lobby/);
+    expect(out).toContain('joined chat.lobby (no history on this server)');
+    expect(out).toContain('no presence on this server (start it with npm run demo)');
     expect(out).toContain('node-example: hello from Node');
     expect(out).toContain('state: closed');
+    node.kill();
+    await node.exited;
+
+    node = await spawnHerald({ ...DEVELOPMENT, ...DEMO_ENV });
+    const demo = await runFor(process.execPath, ['sdk/examples/node.mjs'], { HERALD_URL: httpUrl(node), RUN_SECONDS: '2.5' }, 10_000);
+    expect(demo).toMatch(/joined chat\.lobby at offset \d+, recovered: true/);
+    expect(demo).toContain('online: node-example');
+    expect(demo).toContain('node-example joined');
+    expect(demo).not.toContain('no presence');
+    expect(demo).toContain('node-example: hello from Node');
+  });
+
+  it('demo server - the banner says how to give the demo history and presence (npm run demo, and what it sets), unless they are on', async () => {
+    expect(DEMO_ENV).toEqual({ HERALD_HISTORY: 'chat.>=100:3600', HERALD_PRESENCE: 'chat.>', HERALD_PRESENCE_JOIN_LEAVE: 'chat.>' });
+    expect(DEMO_SCRIPT).toMatch(/^npm run build && .* node dist\/main\.js$/);
+    node = await spawnHerald(DEVELOPMENT);
+    await until(() => node!.stderr().includes('Publish:'), 'the banner', 3000);
+    const banner = node.stderr();
+    expect(banner).toContain('npm run demo');
+    const line = banner.split('\n').find((l) => l.includes("HERALD_PRESENCE='chat.>'"))!;
+    expect(line.trim()).toBe(`${DEMO_SCRIPT.replace(/^npm run build && /, '').replace(/ node dist\/main\.js$/, '')} npm start`);
+    node.kill();
+    await node.exited;
+
+    node = await spawnHerald({ ...DEVELOPMENT, ...DEMO_ENV });
+    await until(() => node!.stderr().includes('Publish:'), 'the banner', 3000);
+    expect(node.stderr()).toContain('Open the demo');
+    expect(node.stderr()).not.toContain('npm run demo');
   });
 
   it('demo server - the banner points to the page first, and its raw-protocol one-liner works without a download', async () => {

@@ -38,6 +38,8 @@ export const PROBE_TIMEOUT_MS = 1000;
 export const PUBSUB_TIMEOUT_MS = 3000;
 /** Beyond the publish deadline, how long to wait for Redis's answer before answering 503 (covers the reply's way back and clock-offset error). */
 export const PUBLISH_REPLY_GRACE_MS = 500;
+/** Any command without an answer by then is given up on. */
+const COMMAND_BACKSTOP_MS = 10_000;
 /** Channels per SUBSCRIBE when restoring a standalone subscriber. */
 const RESUBSCRIBE_CHUNK = 500;
 
@@ -154,7 +156,9 @@ export class RedisLink {
   /** Connects. Resolves once up, or after `waitMs` still down (retrying); rejects on a server Herald cannot use. */
   async start(events: LinkEvents, waitMs: number): Promise<void> {
     this.events = events;
-    this.timer = setInterval(() => this.probeAll(), PROBE_INTERVAL_MS);
+    // Probed after the loop has read what arrived (see withTimeout): probe replies that came in during a
+    // stall of this node's event loop are counted before anything is judged late.
+    this.timer = setInterval(() => setImmediate(() => this.probeAll()), PROBE_INTERVAL_MS);
     this.timer.unref();
     const connecting = this.cluster !== undefined ? this.cluster.connect() : this.publisher!.connect();
     connecting.catch((error: unknown) => this.log.error({ err: error }, 'cannot connect to Redis yet; retrying in the background'));
@@ -244,9 +248,10 @@ export class RedisLink {
         call.reject(new Error('Redis unavailable'));
         continue;
       }
-      // herald.lua takes every deadline as ARGV[1].
+      // herald.lua takes every deadline as ARGV[1]. Past the deadline plus a grace, Redis has refused the
+      // call or its answer is lost: the caller answers 503, truthfully either way.
       const deadline = Math.ceil(Date.now() + shard.offsetMs + this.config.publishTimeoutMs);
-      this.fcall(call.fn, call.keys, [deadline, ...call.args]).then(call.resolve, call.reject);
+      withTimeout(this.fcall(call.fn, call.keys, [deadline, ...call.args]), this.config.publishTimeoutMs + PUBLISH_REPLY_GRACE_MS).then(call.resolve, call.reject);
     }
   };
 
@@ -589,8 +594,9 @@ export class RedisLink {
       // Herald restores subscriptions itself, so that channels abandoned while down are not revived.
       autoResubscribe: false,
       maxRetriesPerRequest: 0,
-      // Past the publish deadline plus a grace, Redis has refused the call or its answer is lost: answer 503.
-      commandTimeout: config.publishTimeoutMs + PUBLISH_REPLY_GRACE_MS,
+      // A backstop for commands nothing else bounds (subscribes, function loads, reads). Publishes have their
+      // own, shorter timeout (see enqueue), which never takes a reply that arrived for a missing one.
+      commandTimeout: COMMAND_BACKSTOP_MS,
       retryStrategy,
       ...credentials,
     };
@@ -715,15 +721,27 @@ function tagForShard(cluster: Cluster, key: string): string {
   return 'p0';
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/**
+ * Rejects when `promise` has not settled `ms` after the call. The verdict
+ * waits until the event loop has read what arrived meanwhile (a setImmediate
+ * runs after the poll phase): when this node's own event loop was blocked
+ * (a reconnect storm), the timer fires first, and the answer that did arrive
+ * in time must not be mistaken for a Redis that does not answer.
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    let settled = false;
+    const timer = setTimeout(() => setImmediate(() => {
+      if (!settled) reject(new Error(`no answer within ${ms} ms`));
+    }), ms);
     promise.then(
       (value) => {
+        settled = true;
         clearTimeout(timer);
         resolve(value);
       },
       (error: unknown) => {
+        settled = true;
         clearTimeout(timer);
         reject(error);
       },
