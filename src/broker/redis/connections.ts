@@ -391,16 +391,8 @@ export class RedisLink {
 
   /** After a (re)connect: subscribe every wanted channel of the shard again, then probe at once. */
   private restore(shard: Shard): void {
-    const channels = [shard.probeChannel, ...shard.channels];
     const subscriber = shard.subscriber;
-    const done: Promise<unknown>[] = [];
-    if (this.cluster === undefined) {
-      for (let i = 0; i < channels.length; i += RESUBSCRIBE_CHUNK) done.push(subscriber.subscribe(...channels.slice(i, i + RESUBSCRIBE_CHUNK)));
-    } else {
-      // Channels of one SSUBSCRIBE must share a slot: one command each, pipelined by the connection.
-      for (const channel of channels) done.push(subscriber.ssubscribe(channel));
-    }
-    Promise.all(done).then(
+    this.resubscribe(shard).then(
       () => {
         if (subscriber.status !== 'ready' || shard.closed) return;
         if (shard.channels.size > 0) this.log.info({ shard: shard.key, channels: shard.channels.size }, 'Redis subscriptions restored');
@@ -414,6 +406,31 @@ export class RedisLink {
         if (!shard.closed && subscriber.status === 'ready') subscriber.disconnect(true);
       },
     );
+  }
+
+  /**
+   * Subscribes the shard's wanted channels again, RESUBSCRIBE_CHUNK at a time,
+   * each chunk after the last has been confirmed: every command's timeout then
+   * measures its own round trip, so tens of thousands of channels over a slow
+   * link restore instead of timing out behind each other. Channels given up
+   * while the restore ran are unsubscribed at its end, so none is revived.
+   */
+  private async resubscribe(shard: Shard): Promise<void> {
+    const subscriber = shard.subscriber;
+    const channels = [shard.probeChannel, ...shard.channels];
+    for (let i = 0; i < channels.length; i += RESUBSCRIBE_CHUNK) {
+      if (subscriber.status !== 'ready' || shard.closed) return;
+      const chunk = channels.slice(i, i + RESUBSCRIBE_CHUNK);
+      // Channels of one SSUBSCRIBE must share a slot: one command each, pipelined by the connection.
+      if (this.cluster === undefined) await subscriber.subscribe(...chunk);
+      else await Promise.all(chunk.map((channel) => subscriber.ssubscribe(channel)));
+    }
+    const abandoned = channels.filter((channel) => channel !== shard.probeChannel && !shard.channels.has(channel));
+    for (let i = 0; i < abandoned.length; i += RESUBSCRIBE_CHUNK) {
+      const chunk = abandoned.slice(i, i + RESUBSCRIBE_CHUNK);
+      if (this.cluster === undefined) await subscriber.unsubscribe(...chunk);
+      else await Promise.all(chunk.map((channel) => subscriber.sunsubscribe(channel)));
+    }
   }
 
   private flushSubscribes(shard: Shard): void {
