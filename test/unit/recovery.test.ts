@@ -153,4 +153,25 @@ describe('recovery - planRecovery with last', () => {
     expect(offsets(plan.replay)).toEqual([55, 56, 57]);
     expect(plan.recovered).toBe(false);
   });
+
+  it('recovery - last n with fewer stored than n replays every stored one, not fewer', () => {
+    expect(offsets(planRecovery({ last: 5 }, window(1, 3), limits).replay)).toEqual([1, 2, 3]);
+  });
+
+  it('recovery - last n when every stored message expired: nothing, not recovered, no exception', () => {
+    expect(planRecovery({ last: 3 }, window(1, 5), { maxRecovery: 300, oldestTs: 1e12 })).toEqual({ recovered: false, replay: [] });
+  });
+
+  it('recovery - last exactly maxRecovery is recovered when that many are stored', () => {
+    const plan = planRecovery({ last: 10 }, window(1, 57), { maxRecovery: 10, oldestTs: 0 });
+    expect(plan.recovered).toBe(true);
+    expect(plan.replay).toHaveLength(10);
+  });
+
+  it('recovery - exactly n stored in a window that does not start at offset 1 is recovered', () => {
+    const plan = planRecovery({ last: 11 }, window(10, 20), limits);
+    expect(plan.recovered).toBe(true);
+    expect(offsets(plan.replay)).toEqual(Array.from({ length: 11 }, (_, i) => 10 + i));
+    expect(planRecovery({ last: 12 }, window(10, 20), limits).recovered).toBe(false);
+  });
 });
