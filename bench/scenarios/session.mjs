@@ -209,19 +209,19 @@ export class Session {
    */
   async warm(tries = 10) {
     const topics = this.readyByTopic.length;
-    const rate = Math.min(5000, topics * 20);
     let covered = 0;
     let rounds = 0;
     while (rounds < tries) {
       rounds++;
       const step = ++this.steps;
       await this.loadgen.begin(step);
-      await this.publisher.paced(step, rate, Math.max(50, (topics / rate) * 1000));
-      await sleep(300);
-      covered = (await this.loadgen.stats()).covered;
+      // Exactly one message per topic (message i goes to topic i % topics): a connection that got none is not
+      // subscribed, or its message was lost. A paced round could end before reaching every topic, and then
+      // counted subscribed connections as missing.
+      await this.publisher.burst(step, topics, 10_000);
+      covered = (await this.quiet()).covered;
       if (covered >= this.ready) break;
     }
-    await this.quiet();
     this.warmup = { covered, ready: this.ready, rounds };
     if (covered < this.ready) this.env.log(`    warm-up: only ${covered} of ${this.ready} subscribers received a message`);
     return this.warmup;
