@@ -13,6 +13,7 @@
  * the server needs a few for itself.
  * Finally one message per topic checks that every connection is subscribed.
  */
+import { scrape } from '../lib/metrics.mjs';
 import { sleep } from '../lib/net.mjs';
 import { scaled } from '../options.mjs';
 import { eachTarget } from './common.mjs';
@@ -56,7 +57,11 @@ export async function run(env, ids = TARGET_IDS, connectionsBase = CONNECTIONS, 
       loadgenRssBytes: byRole(after).loadgen?.rssBytes ?? 0,
       cpu,
     };
-    env.log(`    idle: server RSS ${(rss / 2 ** 20).toFixed(1)} MiB, ${record.idle.rssPerConnectionBytes} B/connection, server CPU ${record.idle.serverCpuPercent}% of a core`);
+    if (session.target.family === 'herald') record.idle.heap = await heapOf(session.instance.metricsPorts?.[0]);
+    const heap = record.idle.heap;
+    const mib = (/** @type {number} */ b) => (b / 2 ** 20).toFixed(1);
+    const heapNote = heap ? `; V8 heap ${mib(heap.usedBytes)} of ${mib(heap.totalBytes)} MiB committed, young generation ${mib(heap.newSpaceTotalBytes)} MiB` : '';
+    env.log(`    idle: server RSS ${mib(rss)} MiB, ${record.idle.rssPerConnectionBytes} B/connection, server CPU ${record.idle.serverCpuPercent}% of a core${heapNote}`);
     if (o.profile && session.target.family === 'herald') {
       for (const s of session.instance.servers) s.child.kill('SIGUSR2');
       env.log(`    heap snapshot requested (SIGUSR2) into ${o.profileDir}`);
@@ -68,5 +73,22 @@ export async function run(env, ids = TARGET_IDS, connectionsBase = CONNECTIONS, 
     title: 'Connect storm and idle connections',
     description: `${connections.toLocaleString('en')} connections over ${topics.toLocaleString('en')} topics, opened as fast as the load generator can (each authenticated and subscribed before it counts) after ${o.idleSeconds} s of idle server, then idle for ${o.idleSeconds} s.`,
     runs,
+  };
+}
+
+/**
+ * Where a Herald node's idle memory is, from its own metrics: V8's heap used
+ * and committed, and the young generation's share of it (what a connect storm
+ * grows and V8 keeps until it collects again). Null when the node does not answer.
+ * @param {number | undefined} port
+ */
+async function heapOf(port) {
+  const m = port === undefined ? null : await scrape(port);
+  if (m === null) return null;
+  return {
+    usedBytes: m.sum('nodejs_heap_size_used_bytes'),
+    totalBytes: m.sum('nodejs_heap_size_total_bytes'),
+    newSpaceTotalBytes: m.sum('nodejs_heap_space_size_total_bytes', 'space="new"'),
+    externalBytes: m.sum('nodejs_external_memory_bytes'),
   };
 }

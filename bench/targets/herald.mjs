@@ -14,6 +14,13 @@ import { startRedis } from '../lib/redis.mjs';
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 export const JWT_SECRET = 'bench-jwt-secret-0123456789abcdef0123456789';
 export const API_KEY = 'bench-api-key-0123456789abcdef';
+/**
+ * Node's flags for Herald, the same as the image (Dockerfile NODE_OPTIONS) and
+ * `npm start` run it with: a young generation of 2 MiB semi-spaces, which a
+ * connect storm would otherwise grow to 16 MiB and keep (README, "Runtime and uWebSockets.js").
+ * test/unit/runtime-flags.test.ts keeps the three in step.
+ */
+export const NODE_FLAGS = ['--max-semi-space-size=2'];
 
 /**
  * @param {import('./index.mjs').StartContext} ctx
@@ -27,7 +34,7 @@ export async function startHerald(ctx, shape) {
   const ports = [];
   const metricsPorts = [];
   for (let node = 0; node < shape.nodes; node++) {
-    const execArgv = [];
+    const execArgv = [...NODE_FLAGS];
     let cwd;
     if (ctx.profileDir) {
       mkdirSync(ctx.profileDir, { recursive: true });

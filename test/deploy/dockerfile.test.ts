@@ -93,6 +93,18 @@ describe('docker - the Dockerfile', () => {
     expect(runs(runtime)).toEqual([]);
   });
 
+  it('docker - the image, npm start, npm run demo and the benchmark run Node with the same V8 flags', () => {
+    // The flags decide memory per idle connection (README, "Memory"): the benchmark must measure what is deployed.
+    const env = runtime.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
+    const image = /NODE_OPTIONS="([^"]*)"/.exec(env)?.[1]?.split(' ');
+    expect(image).toEqual(['--max-semi-space-size=2']);
+    const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    for (const name of ['start', 'demo']) expect(scripts[name], name).toContain(`node ${image!.join(' ')} ${pkg.main}`);
+    const bench = readFileSync(join(ROOT, 'bench/targets/herald.mjs'), 'utf8');
+    const flags = /export const NODE_FLAGS = (\[[^\]]*\]);/.exec(bench)?.[1];
+    expect(JSON.parse(flags!.replace(/'/g, '"'))).toEqual(image);
+  });
+
   it('docker - the image runs node dist/main.js directly as PID 1, as a numeric non-root user, in production mode', () => {
     const entrypoint = runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT');
     expect(JSON.parse(entrypoint!.args)).toEqual(['node', pkg.main]);
