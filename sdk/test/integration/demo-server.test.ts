@@ -109,13 +109,13 @@ describe('demo server - development mode', () => {
 
   it('demo server - the banner says how to give the demo history and presence (npm run demo, and what it sets), unless they are on', async () => {
     expect(DEMO_ENV).toEqual({ HERALD_HISTORY: 'chat.>=100:3600', HERALD_PRESENCE: 'chat.>', HERALD_PRESENCE_JOIN_LEAVE: 'chat.>' });
-    expect(DEMO_SCRIPT).toMatch(/^npm run build && .* node dist\/main\.js$/);
+    expect(DEMO_SCRIPT).toMatch(/^npm run build && .* node (--\S+ )*dist\/main\.js$/);
     node = await spawnHerald(DEVELOPMENT);
     await until(() => node!.stderr().includes('Publish:'), 'the banner', 3000);
     const banner = node.stderr();
     expect(banner).toContain('npm run demo');
     const line = banner.split('\n').find((l) => l.includes("HERALD_PRESENCE='chat.>'"))!;
-    expect(line.trim()).toBe(`${DEMO_SCRIPT.replace(/^npm run build && /, '').replace(/ node dist\/main\.js$/, '')} npm start`);
+    expect(line.trim()).toBe(`${DEMO_SCRIPT.replace(/^npm run build && /, '').replace(/ node (--\S+ )*dist\/main\.js$/, '')} npm start`);
     node.kill();
     await node.exited;
 
