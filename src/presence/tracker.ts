@@ -88,9 +88,22 @@ export class PresenceTracker {
       this.mark(topic, sub);
       return;
     }
+    this.leaveAfterGrace(topic, sub, user, this.options.graceMs);
+  }
+
+  /**
+   * Marks the user for removal once the grace has passed. A timer may fire a
+   * little before the clock reaches leavingAt (libuv's loop time, which timers
+   * run on, lags Date.now()): it then waits for the rest instead of leaving the
+   * removal to the next refresh, a third of the TTL later.
+   */
+  private leaveAfterGrace(topic: string, sub: string, user: Local, waitMs: number): void {
     const timer = setTimeout(() => {
-      if (user.leavingAt !== undefined && this.now() >= user.leavingAt && this.local.get(topic)?.get(sub) === user) this.mark(topic, sub);
-    }, this.options.graceMs);
+      if (this.stopped || user.leavingAt === undefined || this.local.get(topic)?.get(sub) !== user) return;
+      const rest = user.leavingAt - this.now();
+      if (rest > 0) this.leaveAfterGrace(topic, sub, user, rest);
+      else this.mark(topic, sub);
+    }, waitMs);
     timer.unref();
   }
 
