@@ -6,9 +6,10 @@
  *          server's RSS sampled after each; server CPU µs per connection.
  *   idle:  then nothing happens for --idle-seconds: server RSS per connection
  *          = (RSS now − RSS before the first connection) / connections, both
- *          sampled after --idle-seconds without work (V8 shrinks its heap
- *          only after a few idle seconds); also the slope of RSS over the
- *          four parts; and idle CPU.
+ *          sampled after --idle-seconds without work; also the slope of RSS
+ *          over the four parts, idle CPU, and (Herald) V8's heap at idle from
+ *          the node's metrics, the young generation apart: V8 does not shrink
+ *          it while a node sits idle, so its size shows in RSS per connection.
  * 19,500, not 20,000: a process may hold at most 20,000 open files here, and
  * the server needs a few for itself.
  * Finally one message per topic checks that every connection is subscribed.

@@ -18,7 +18,7 @@ export const API_KEY = 'bench-api-key-0123456789abcdef';
  * Node's flags for Herald, the same as the image (Dockerfile NODE_OPTIONS) and
  * `npm start` run it with: a young generation of 2 MiB semi-spaces, which a
  * connect storm would otherwise grow to 16 MiB and keep (README, "Runtime and uWebSockets.js").
- * test/unit/runtime-flags.test.ts keeps the three in step.
+ * test/deploy/dockerfile.test.ts keeps the four (image, npm start, npm run demo, this) in step.
  */
 export const NODE_FLAGS = ['--max-semi-space-size=2'];
 

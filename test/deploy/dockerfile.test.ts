@@ -94,7 +94,7 @@ describe('docker - the Dockerfile', () => {
   });
 
   it('docker - the image, npm start, npm run demo and the benchmark run Node with the same V8 flags', () => {
-    // The flags decide memory per idle connection (README, "Memory"): the benchmark must measure what is deployed.
+    // The flags decide memory per idle connection (README, "Runtime and uWebSockets.js"): the benchmark must measure what is deployed.
     const env = runtime.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
     const image = /NODE_OPTIONS="([^"]*)"/.exec(env)?.[1]?.split(' ');
     expect(image).toEqual(['--max-semi-space-size=2']);
